@@ -1,0 +1,1 @@
+"""Monitoring and compliance rules: online status, calibration, overuse, meter faults, findings."""

@@ -1,0 +1,114 @@
+"""Settings shared by every process, read from ``INTAKE_*`` environment variables.
+
+Build them in ``main()`` (``Settings()``) and pass them down; nothing reads the environment at
+import time. Each process kind (collector, API, ...) extends :class:`Settings` with its own fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from infra.errors import SettingsError
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/intake"
+DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    """Where the MQTT broker is and how to log in, parsed from ``INTAKE_MQTT_URL``."""
+
+    host: str
+    port: int
+    tls: bool
+    username: str | None = None
+    password: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise SettingsError("MQTT URL has no host")
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"MQTT port {self.port} is outside 1-65535")
+
+    @classmethod
+    def from_url(cls, url: str) -> BrokerAddress:
+        """Parse ``mqtt://[user[:password]@]host[:port]`` (``mqtts://`` for TLS, default port 8883)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise SettingsError(
+                f"MQTT URL {redact_url(url)!r}: scheme must be mqtt:// or mqtts://, not {parts.scheme!r}"
+            )
+        tls = parts.scheme in ("mqtts", "ssl")
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as exc:
+            raise SettingsError(f"MQTT URL {redact_url(url)!r}: {exc}") from exc
+        return cls(
+            host=parts.hostname or "",
+            port=port,
+            tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    def __repr__(self) -> str:  # never show the password
+        user = f"{self.username}@" if self.username else ""
+        return f"BrokerAddress({'mqtts' if self.tls else 'mqtt'}://{user}{self.host}:{self.port})"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, safe to print and log."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+class Settings(BaseSettings):
+    """Settings every process needs. Environment variables: ``INTAKE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    mqtt_url: str = DEFAULT_MQTT_URL
+    timezone: str = DEFAULT_TIMEZONE
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _check_mqtt_url(cls, value: str) -> str:
+        try:
+            BrokerAddress.from_url(value)
+        except SettingsError as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)") from exc
+        return value
+
+    @property
+    def broker(self) -> BrokerAddress:
+        return BrokerAddress.from_url(self.mqtt_url)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)

@@ -1,0 +1,1 @@
+"""The `intake` console command: one entry point for every part of the service."""

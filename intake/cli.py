@@ -1,0 +1,132 @@
+"""`intake`: the one console command that runs every part of the service.
+
+Each subcommand builds its settings from ``INTAKE_*`` environment variables when it runs, prints
+what it does, and exits non-zero with a one-line reason when it cannot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from infra import migrations
+from infra.broker import BrokerUnavailable, probe
+from infra.database import connect, timescaledb_version
+from infra.errors import InfraError
+from infra.settings import Settings, redact_url
+
+STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise InfraError(f"bad setting: {problems}") from None
+
+
+def cmd_db_migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    print(f"database {redact_url(settings.database_url)}")
+    with connect(settings.database_url, "intake-migrate") as conn:
+        applied = migrations.migrate(conn, Path(args.dir), progress=lambda m: print(f"applying {m.filename}"))
+    print(f"applied {len(applied)} migration(s)" if applied else "schema is up to date: nothing to apply")
+    return 0
+
+
+def cmd_db_status(args: argparse.Namespace) -> int:
+    settings = _settings()
+    available = migrations.discover(Path(args.dir))
+    with connect(settings.database_url, "intake-status") as conn:
+        applied = set(migrations.applied_versions(conn))
+    for migration in available:
+        print(f"{'applied ' if migration.version in applied else 'PENDING '} {migration.filename}")
+    missing = len([m for m in available if m.version not in applied])
+    print(f"{len(applied)} applied, {missing} pending")
+    return 0
+
+
+def cmd_status(_args: argparse.Namespace) -> int:
+    """One line per part: is the database there with TimescaleDB and the schema, is the broker up."""
+    settings = _settings()
+    ok = True
+    try:
+        with connect(settings.database_url, "intake-status") as conn:
+            ts_version = timescaledb_version(conn)
+            applied = migrations.applied_versions(conn)
+        available = migrations.discover()
+        schema = f"schema {len(applied)}/{len(available)} migrations"
+        ts_text = f"TimescaleDB {ts_version}" if ts_version else "NO TimescaleDB extension"
+        ok = ok and ts_version is not None and len(applied) == len(available)
+        print(f"database  ok    {redact_url(settings.database_url)} · {ts_text} · {schema}")
+    except InfraError as exc:
+        ok = False
+        print(f"database  DOWN  {exc}")
+    try:
+        probe(settings.broker)
+        print(f"broker    ok    {redact_url(settings.mqtt_url)}")
+    except BrokerUnavailable as exc:
+        ok = False
+        print(f"broker    DOWN  {exc}")
+    print(f"timezone  {settings.timezone}")
+    return 0 if ok else 1
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    os.execv(str(STACK_SCRIPT), [str(STACK_SCRIPT), args.action])  # noqa: S606 - our own script
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="intake",
+        description="Water-intake metering service: collector, registry, monitoring, API and tools.",
+        epilog="Settings come from INTAKE_* environment variables (see README.md).",
+    )
+    try:
+        parser.add_argument("--version", action="version", version=f"%(prog)s {version('intake-metering')}")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        pass
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    status = commands.add_parser("status", help="check the database, schema and broker; one line each")
+    status.set_defaults(handler=cmd_status)
+
+    db = commands.add_parser("db", help="database schema: migrate, status")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    for name, handler, text in (
+        ("migrate", cmd_db_migrate, "apply pending migrations, each in its own transaction"),
+        ("status", cmd_db_status, "list migrations, applied or pending"),
+    ):
+        sub = db_commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder (%(default)s)")
+        sub.set_defaults(handler=handler)
+
+    stack = commands.add_parser(
+        "stack", help="local PostgreSQL + TimescaleDB + Mosquitto without Docker (scripts/stack)"
+    )
+    stack.add_argument("action", choices=["up", "down", "status", "env"])
+    stack.set_defaults(handler=cmd_stack)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except InfraError as exc:
+        print(f"intake: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

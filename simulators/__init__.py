@@ -1,0 +1,1 @@
+"""Virtual meter fleets with realistic usage profiles and injected faults."""
