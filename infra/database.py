@@ -12,7 +12,9 @@ class DatabaseUnavailable(InfraError):
     """The database could not be reached (transient: retry later)."""
 
 
-def connect(url: str, application_name: str = "intake", **kwargs: object) -> psycopg.Connection[tuple[object, ...]]:
+def connect(
+    url: str, application_name: str = "intake", **kwargs: object
+) -> psycopg.Connection[tuple[object, ...]]:
     """A new connection; raises :class:`DatabaseUnavailable` with the URL (password hidden) on failure."""
     try:
         return psycopg.connect(url, application_name=application_name, connect_timeout=10, **kwargs)  # type: ignore[arg-type]

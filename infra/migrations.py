@@ -59,7 +59,9 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
             )
         version = int(match.group(1))
         if version in found:
-            raise MigrationError(f"{path}: version {version:04d} is already used by {found[version].filename}")
+            raise MigrationError(
+                f"{path}: version {version:04d} is already used by {found[version].filename}"
+            )
         text = path.read_bytes()
         found[version] = Migration(
             version=version,

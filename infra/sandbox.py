@@ -90,19 +90,32 @@ class PrivatePostgres:
         if not control.exists():
             raise SandboxError(f"TimescaleDB is not installed for {bindir.parent}: run scripts/stack up")
         _chown_for("postgres", self.root)
-        self._run(str(bindir / "initdb"), "-D", str(self.datadir), "-U", self.user, "-A", "trust",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            str(bindir / "initdb"),
+            "-D",
+            str(self.datadir),
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "port": str(self.port),
             "unix_socket_directories": f"'{self.root}'",
             "shared_preload_libraries": "'timescaledb'",
             "timescaledb.telemetry_level": "off",
+            # No background jobs (the Apache edition has none we use): its per-database scheduler
+            # would hold a connection to template databases and block CREATE DATABASE ... TEMPLATE.
+            "timescaledb.max_background_workers": "0",
             "max_connections": "200",
-            # Throwaway data: durability settings off for speed. Crash tests use stop(mode="immediate"),
-            # which still exercises WAL replay because fsync only matters across an OS crash.
+            # Throwaway data: fsync off for speed; only an OS crash needs it. synchronous_commit stays
+            # on, so a committed transaction survives stop(mode="immediate") (a PostgreSQL crash),
+            # which the no-loss tests rely on.
             "fsync": "off",
-            "synchronous_commit": "off",
             "full_page_writes": "off",
         }
         with (self.datadir / "postgresql.conf").open("a") as conf:
@@ -111,8 +124,17 @@ class PrivatePostgres:
 
     def start(self) -> PrivatePostgres:
         bindir = _postgres_bindir()
-        self._run(str(bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.root / "postgres.log"),
-                  "-w", "-t", "60", "start")
+        self._run(
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(self.root / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         wait_for_port(self.port)
         return self
 

@@ -7,6 +7,7 @@ what it does, and exits non-zero with a one-line reason when it cannot.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -93,10 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Water-intake metering service: collector, registry, monitoring, API and tools.",
         epilog="Settings come from INTAKE_* environment variables (see README.md).",
     )
-    try:
+    with contextlib.suppress(PackageNotFoundError):  # a source tree that was never installed
         parser.add_argument("--version", action="version", version=f"%(prog)s {version('intake-metering')}")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        pass
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     status = commands.add_parser("status", help="check the database, schema and broker; one line each")
@@ -109,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", cmd_db_status, "list migrations, applied or pending"),
     ):
         sub = db_commands.add_parser(name, help=text, description=text)
-        sub.add_argument("--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder (%(default)s)")
+        sub.add_argument(
+            "--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder (%(default)s)"
+        )
         sub.set_defaults(handler=handler)
 
     stack = commands.add_parser(

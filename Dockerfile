@@ -1,0 +1,21 @@
+# One image for every part of the service; the command picks the part (`intake ...`).
+FROM python:3.11-slim
+
+WORKDIR /app
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY pyproject.toml README.md ./
+COPY infra ./infra
+COPY intake ./intake
+COPY devices ./devices
+COPY ingest ./ingest
+COPY anomaly ./anomaly
+COPY api ./api
+COPY simulators ./simulators
+COPY migrations ./migrations
+COPY scripts ./scripts
+COPY deploy ./deploy
+# Editable install keeps migrations/ and deploy/ beside the code, where the service looks for them.
+RUN pip install --no-cache-dir -e . && useradd --system --home /app intake
+USER intake
+ENTRYPOINT ["intake"]
+CMD ["--help"]

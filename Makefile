@@ -1,0 +1,45 @@
+# The two commands: `make test` and `make demo` (as root on a fresh Debian 12/13 machine).
+# Both create .venv, install the project, bring the local stack up (scripts/stack) and then
+# run the test suite or start the service. `make check` runs ruff and mypy.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Where the local stack listens (scripts/stack env prints the same).
+STACK_ENV := $(shell scripts/stack env | sed 's/^export //')
+
+.PHONY: test demo check stack venv deps clean
+
+test: venv stack
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+demo: venv stack
+	env $(STACK_ENV) $(BIN)/intake db migrate
+	env $(STACK_ENV) $(BIN)/intake status
+	@echo
+	@echo "The stack is up and the schema applied. Use the service with:"
+	@scripts/stack env | sed 's/^/  /'
+	@echo "  $(BIN)/intake --help"
+
+check: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml | deps
+	@echo "==> Python environment in $(VENV)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+deps:
+	scripts/dev-deps
+
+stack:
+	scripts/stack up
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
