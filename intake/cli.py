@@ -13,23 +13,30 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
+from devices.errors import DeviceError
 from infra import migrations
 from infra.broker import BrokerUnavailable, probe
 from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
 from infra.settings import Settings, redact_url
+from intake import registry_commands
 
 STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _settings() -> Settings:
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings(kind: type[S]) -> S:
+    """Settings of one process kind, or an :class:`InfraError` naming each bad variable."""
     try:
-        return Settings()
+        return kind()
     except ValidationError as exc:
         problems = "; ".join(
             f"INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
@@ -38,7 +45,7 @@ def _settings() -> Settings:
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings(Settings)
     print(f"database {redact_url(settings.database_url)}")
     with connect(settings.database_url, "intake-migrate") as conn:
         applied = migrations.migrate(conn, Path(args.dir), progress=lambda m: print(f"applying {m.filename}"))
@@ -47,7 +54,7 @@ def cmd_db_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_db_status(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = load_settings(Settings)
     available = migrations.discover(Path(args.dir))
     with connect(settings.database_url, "intake-status") as conn:
         applied = set(migrations.applied_versions(conn))
@@ -60,7 +67,7 @@ def cmd_db_status(args: argparse.Namespace) -> int:
 
 def cmd_status(_args: argparse.Namespace) -> int:
     """One line per part: is the database there with TimescaleDB and the schema, is the broker up."""
-    settings = _settings()
+    settings = load_settings(Settings)
     ok = True
     try:
         with connect(settings.database_url, "intake-status") as conn:
@@ -118,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stack.add_argument("action", choices=["up", "down", "status", "env"])
     stack.set_defaults(handler=cmd_stack)
+
+    registry_commands.add_parser(commands)
     return parser
 
 
@@ -126,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except InfraError as exc:
+    except (InfraError, DeviceError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

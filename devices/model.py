@@ -1,0 +1,173 @@
+"""What an intake, a permit, a meter and a calibration are: frozen value types that check themselves.
+
+Codes are English (stored in the database, used in the API); the registration forms' Chinese
+labels for them live in :mod:`devices.forms`, each once.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from devices.errors import InvalidValue
+
+METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A rough box around China (WGS84): catches swapped, zero and foreign coordinates, not borders.
+CHINA_LONGITUDE = (73.4, 135.1)
+CHINA_LATITUDE = (18.1, 53.6)
+
+
+class ConstructionStatus(StrEnum):
+    UNDER_CONSTRUCTION = "under_construction"  # 在建
+    BUILT = "built"  # 已建
+    DECOMMISSIONED = "decommissioned"  # 报废
+
+
+class SourceType(StrEnum):
+    RIVER = "river"  # 地表水 江河
+    LAKE = "lake"  # 地表水 湖泊
+    RESERVOIR = "reservoir"  # 地表水 水库
+    SHALLOW_GROUNDWATER = "shallow_groundwater"  # 地下水 浅层
+    DEEP_GROUNDWATER = "deep_groundwater"  # 地下水 深层
+
+    @property
+    def is_groundwater(self) -> bool:
+        return self in (SourceType.SHALLOW_GROUNDWATER, SourceType.DEEP_GROUNDWATER)
+
+
+class WaterUse(StrEnum):
+    IRRIGATION = "irrigation"  # 农业灌溉
+    PUBLIC_SUPPLY = "public_supply"  # 公共供水
+    INDUSTRY = "industry"  # 工业
+    SERVICES = "services"  # 服务业
+    ECOLOGICAL = "ecological"  # 河湖补水
+
+
+class MeterType(StrEnum):
+    ELECTROMAGNETIC = "electromagnetic"
+    ULTRASONIC = "ultrasonic"
+    WATER_METER = "water_meter"  # mechanical water meter (JJG 162)
+    OPEN_CHANNEL = "open_channel"
+    OTHER = "other"
+
+
+class CalibrationResult(StrEnum):
+    PASS = "pass"  # 合格  # noqa: S105 - a calibration result, not a password
+    FAIL = "fail"  # 不合格
+
+
+def check_longitude(value: float) -> float:
+    low, high = CHINA_LONGITUDE
+    if not low <= value <= high:
+        raise InvalidValue(f"longitude {value} is outside China ({low}–{high}°E)")
+    return value
+
+
+def check_latitude(value: float) -> float:
+    low, high = CHINA_LATITUDE
+    if not low <= value <= high:
+        raise InvalidValue(f"latitude {value} is outside China ({low}–{high}°N)")
+    return value
+
+
+def check_meter_id(meter_id: str) -> str:
+    """A meter id is its MQTT identity: letters, digits, ``_ . -``, at most 64, no topic wildcards."""
+    if not METER_ID.match(meter_id):
+        raise InvalidValue(
+            f"meter id {meter_id!r} must be 1-64 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    return meter_id
+
+
+@dataclass(frozen=True, slots=True)
+class Permit:
+    """取水许可: a water-withdrawal permit; it may cover several intakes."""
+
+    permit_no: str
+    authority: str
+    valid_from: date
+    valid_to: date
+    annual_volume_m3: Decimal
+
+    def __post_init__(self) -> None:
+        if self.valid_to < self.valid_from:
+            raise InvalidValue(f"valid to {self.valid_to} is before valid from {self.valid_from}")
+        if self.annual_volume_m3 < 0:
+            raise InvalidValue(f"permitted annual volume {self.annual_volume_m3} m³ is negative")
+
+    def is_valid_on(self, day: date) -> bool:
+        return self.valid_from <= day <= self.valid_to
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """取水口: a pump, well or gate taking water from a river, lake, reservoir or aquifer."""
+
+    code: str
+    name: str
+    owner: str
+    credit_code: str | None
+    county: str
+    township: str | None
+    longitude: float
+    latitude: float
+    engineering_type: str
+    design_daily_capacity_m3: Decimal | None
+    status: ConstructionStatus
+    source_type: SourceType
+    source_name: str | None
+    water_resource_zone: str | None
+    water_use: WaterUse
+    industry_code: str | None
+    permit_no: str | None
+
+    def __post_init__(self) -> None:
+        check_longitude(self.longitude)
+        check_latitude(self.latitude)
+        if self.design_daily_capacity_m3 is not None and self.design_daily_capacity_m3 <= 0:
+            raise InvalidValue(f"design daily capacity {self.design_daily_capacity_m3} m³/d must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """监测计量设施: a flow meter at an intake; ``meter_id`` is what it uses on MQTT."""
+
+    meter_id: str
+    intake_code: str
+    meter_type: MeterType
+    dn: int | None
+    serial: str | None
+    online_capable: bool
+    report_interval_s: int
+    totalizer_capacity_m3: Decimal | None
+    installed_on: date
+    removed_on: date | None
+
+    def __post_init__(self) -> None:
+        check_meter_id(self.meter_id)
+        if self.dn is not None and self.dn <= 0:
+            raise InvalidValue(f"nominal diameter DN {self.dn} must be positive")
+        if self.report_interval_s <= 0:
+            raise InvalidValue(f"reporting interval {self.report_interval_s} s must be positive")
+        if self.totalizer_capacity_m3 is not None and self.totalizer_capacity_m3 <= 0:
+            raise InvalidValue(f"totalizer capacity {self.totalizer_capacity_m3} m³ must be positive")
+        if self.removed_on is not None and self.removed_on < self.installed_on:
+            raise InvalidValue(f"removed on {self.removed_on} is before installed on {self.installed_on}")
+
+    @property
+    def is_active(self) -> bool:
+        return self.removed_on is None
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """检定/校准: one verification of a meter."""
+
+    meter_id: str
+    calibrated_on: date
+    result: CalibrationResult
+    certificate_no: str | None

@@ -1,0 +1,238 @@
+"""Importing and exporting the registry: compare what the files say with the database, then write
+every change in one transaction (or nothing at all)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from devices import queries as q
+from devices.calibration import CalibrationPeriods, next_due
+from devices.errors import RegistryRejected
+from devices.forms import NO, WAN, YES, Table, label
+from devices.model import Calibration, Intake, Meter, Permit
+from devices.validate import KnownKeys, Parsed, Problem, check_references, parse
+from devices.workbook import RawTable
+
+R = TypeVar("R", Permit, Intake, Meter, Calibration)
+
+
+@dataclass
+class Change(Generic[R]):
+    created: list[R] = field(default_factory=list)
+    updated: list[R] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def writes(self) -> list[R]:
+        return self.created + self.updated
+
+
+@dataclass
+class Plan:
+    permits: Change[Permit] = field(default_factory=Change)
+    intakes: Change[Intake] = field(default_factory=Change)
+    meters: Change[Meter] = field(default_factory=Change)
+    calibrations: Change[Calibration] = field(default_factory=Change)
+    replaced: list[tuple[Meter, Meter]] = field(default_factory=list)  # (old, new): old closes as new starts
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> list[str]:
+        lines = [
+            f"{t.value:<13} {len(c.created):>7} created {len(c.updated):>7} updated "
+            f"{c.unchanged:>7} unchanged"
+            for t, c in (
+                (Table.PERMITS, self.permits),
+                (Table.INTAKES, self.intakes),
+                (Table.METERS, self.meters),
+                (Table.CALIBRATIONS, self.calibrations),
+            )
+        ]
+        lines += [
+            f"meter {old.meter_id} on intake {old.intake_code} replaced by {new.meter_id} "
+            f"(removed on {new.installed_on})"
+            for old, new in self.replaced
+        ]
+        return lines
+
+
+def known_keys(conn: q.Conn) -> KnownKeys:
+    found: dict[str, set[str]] = {"permit": set(), "intake": set(), "meter": set()}
+    for kind, key in conn.execute(q.ALL_KEYS):
+        found[kind].add(key)
+    return KnownKeys(frozenset(found["permit"]), frozenset(found["intake"]), frozenset(found["meter"]))
+
+
+def _diff(conn: q.Conn, kind: type[R], incoming: Iterable[tuple[Any, R]]) -> Change[R]:
+    items = dict(incoming)
+    change: Change[R] = Change()
+    if not items:
+        return change
+    if kind is Calibration:
+        meters, days = zip(*items.keys(), strict=True)
+        rows = conn.execute(q.select_by_keys(kind), (list(meters), list(days))).fetchall()
+    else:
+        rows = conn.execute(q.select_by_keys(kind), (list(items),)).fetchall()
+    existing = {}
+    for row in rows:
+        record = q.record_from_row(kind, row)
+        existing[(record.meter_id, record.calibrated_on) if isinstance(record, Calibration) else row[0]] = (
+            record
+        )
+    for key, record in items.items():
+        before = existing.get(key)
+        if before is None:
+            change.created.append(record)
+        elif before != record:
+            change.updated.append(record)
+        else:
+            change.unchanged += 1
+    return change
+
+
+def _replacements(conn: q.Conn, parsed: Parsed) -> tuple[list[tuple[Meter, Meter]], list[Problem]]:
+    """Registered active meters that an incoming active meter on the same intake replaces."""
+    incoming = {m.intake_code: (src, row, m) for src, row, m in parsed.meters.values() if m.is_active}
+    if not incoming:
+        return [], []
+    replaced, problems = [], []
+    for row in conn.execute(q.ACTIVE_METERS_ON, (list(incoming),)).fetchall():
+        old = q.record_from_row(Meter, row)
+        source, number, new = incoming[old.intake_code]
+        if old.meter_id == new.meter_id or old.meter_id in parsed.meters:
+            continue  # the same meter, or one the file itself updates
+        if new.installed_on < old.installed_on:
+            problems.append(
+                Problem(
+                    source,
+                    number,
+                    "安装日期",
+                    str(new.installed_on),
+                    f"meter {new.meter_id} would replace {old.meter_id} on intake "
+                    f"{old.intake_code}, which was installed later ({old.installed_on})",
+                )
+            )
+        else:
+            replaced.append((old, new))
+    return replaced, problems
+
+
+def plan_import(conn: q.Conn, tables: list[RawTable]) -> Plan:
+    """What importing ``tables`` would change; raises :class:`RegistryRejected` listing every problem."""
+    parsed, problems, warnings = parse(tables)
+    problems += check_references(parsed, known_keys(conn))
+    replaced, more = _replacements(conn, parsed)
+    problems += more
+    if problems:
+        raise RegistryRejected(problems)  # type: ignore[arg-type]
+    return Plan(
+        permits=_diff(conn, Permit, ((k, v[2]) for k, v in parsed.permits.items())),
+        intakes=_diff(conn, Intake, ((k, v[2]) for k, v in parsed.intakes.items())),
+        meters=_diff(conn, Meter, ((k, v[2]) for k, v in parsed.meters.items())),
+        calibrations=_diff(conn, Calibration, ((k, v[2]) for k, v in parsed.calibrations.items())),
+        replaced=replaced,
+        warnings=warnings,
+    )
+
+
+def _write(conn: q.Conn, kind: type[R], records: list[R]) -> None:
+    if not records:
+        return
+    create, copy, upsert = q.staging_sql(kind)
+    with conn.cursor() as cur:
+        cur.execute(create)
+        with cur.copy(copy) as cp:
+            for record in records:
+                cp.write_row(q.row_from_record(record))
+        cur.execute(upsert)
+
+
+def apply_plan(conn: q.Conn, plan: Plan) -> None:
+    """Write the plan in one transaction: all of it, or (on any error) none of it."""
+    with conn.transaction():
+        _write(conn, Permit, plan.permits.writes)
+        _write(conn, Intake, plan.intakes.writes)
+        with conn.cursor() as cur:
+            cur.executemany(q.CLOSE_METER, [(new.installed_on, old.meter_id) for old, new in plan.replaced])
+        # Meters being closed first, so a new active meter never meets the old one still active.
+        _write(conn, Meter, [m for m in plan.meters.writes if not m.is_active])
+        _write(conn, Meter, [m for m in plan.meters.writes if m.is_active])
+        _write(conn, Calibration, plan.calibrations.writes)
+
+
+def export_rows(conn: q.Conn, periods: CalibrationPeriods) -> dict[Table, list[list[object]]]:
+    """Every registry record as form rows (Chinese labels, 万m³), in the order of the form's columns."""
+    last: dict[str, date] = dict(conn.execute(q.LAST_CALIBRATIONS).fetchall())
+    return form_rows(
+        [q.record_from_row(Permit, r) for r in conn.execute(q.select_all(Permit))],
+        [q.record_from_row(Intake, r) for r in conn.execute(q.select_all(Intake))],
+        [q.record_from_row(Meter, r) for r in conn.execute(q.select_all(Meter))],
+        [q.record_from_row(Calibration, r) for r in conn.execute(q.select_all(Calibration))],
+        last,
+        periods,
+    )
+
+
+def form_rows(
+    permits: list[Permit],
+    intakes: list[Intake],
+    meters: list[Meter],
+    calibrations: list[Calibration],
+    last_calibrated: dict[str, date],
+    periods: CalibrationPeriods,
+) -> dict[Table, list[list[object]]]:
+    """Records as the form's rows: the inverse of :func:`devices.validate.parse`."""
+    return {
+        Table.INTAKES: [
+            [
+                i.code,
+                i.name,
+                i.owner,
+                i.credit_code,
+                i.county,
+                i.township,
+                f"{i.longitude!r},{i.latitude!r}",
+                i.engineering_type,
+                i.design_daily_capacity_m3,
+                label(i.status),
+                label(i.source_type),
+                i.source_name,
+                i.water_resource_zone,
+                label(i.water_use),
+                i.industry_code,
+                i.permit_no,
+            ]
+            for i in intakes
+        ],
+        Table.PERMITS: [
+            [p.permit_no, p.authority, p.valid_from, p.valid_to, _plain(p.annual_volume_m3 / WAN)]
+            for p in permits
+        ],
+        Table.METERS: [
+            [
+                m.meter_id,
+                m.intake_code,
+                label(m.meter_type),
+                m.dn,
+                m.serial,
+                YES if m.online_capable else NO,
+                m.report_interval_s // 60,
+                m.totalizer_capacity_m3,
+                m.installed_on,
+                m.removed_on,
+                next_due(m, last_calibrated.get(m.meter_id), periods) if m.is_active else None,
+            ]
+            for m in meters
+        ],
+        Table.CALIBRATIONS: [
+            [c.meter_id, c.calibrated_on, label(c.result), c.certificate_no] for c in calibrations
+        ],
+    }
+
+
+def _plain(number: Any) -> Any:
+    """A Decimal without trailing zeros or exponent (40.0000 -> 40, 1E+1 -> 10)."""
+    normal = number.normalize()
+    return normal.quantize(1) if normal == normal.to_integral() else normal

@@ -1,0 +1,263 @@
+"""From the cells of a registry workbook to intakes, permits, meters and calibrations, or to a list of
+every problem found (sheet, row, column, value, reason). Pure: no database, no files."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from devices.errors import InvalidValue
+from devices.forms import COLUMNS, DEFAULT_REPORT_INTERVAL_MIN, Column, Table, is_ignored_header, match_header
+from devices.model import Calibration, Intake, Meter, Permit, check_latitude, check_longitude
+from devices.workbook import RawTable
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    source: str
+    row: int | None
+    column: str | None
+    value: object
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.source + (f" row {self.row}" if self.row is not None else "")
+        if self.column:
+            where += f", {self.column}"
+            if self.value is not None:
+                where += f" = {str(self.value)!r}"
+        return f"{where}: {self.reason}"
+
+
+@dataclass
+class Parsed:
+    """What the files say, each record with the place it came from (source, row)."""
+
+    permits: dict[str, tuple[str, int, Permit]] = field(default_factory=dict)
+    intakes: dict[str, tuple[str, int, Intake]] = field(default_factory=dict)
+    meters: dict[str, tuple[str, int, Meter]] = field(default_factory=dict)
+    calibrations: dict[tuple[str, date], tuple[str, int, Calibration]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownKeys:
+    """Keys already in the database, so a file may refer to records it does not itself carry."""
+
+    permits: frozenset[str] = frozenset()
+    intakes: frozenset[str] = frozenset()
+    meters: frozenset[str] = frozenset()
+
+
+def _columns(raw: RawTable, problems: list[Problem], warnings: list[str]) -> dict[int, Column]:
+    by_index: dict[int, Column] = {}
+    seen: dict[str, str] = {}
+    for index, header in enumerate(raw.headers):
+        if not header or is_ignored_header(header):
+            continue
+        column = match_header(raw.table, header)
+        if column is None:
+            warnings.append(f"{raw.source}: column {header!r} is not part of the registry and was ignored")
+        elif column.field in seen:
+            problems.append(Problem(raw.source, None, header, None, f"same column as {seen[column.field]!r}"))
+        elif not column.computed:
+            by_index[index] = column
+            seen[column.field] = header
+    present = {c.field for c in by_index.values()}
+    for column in COLUMNS[raw.table]:
+        if column.required and column.field not in present:
+            problems.append(
+                Problem(
+                    raw.source,
+                    None,
+                    column.header,
+                    None,
+                    f"required column is missing (header {column.header} or {column.english})",
+                )
+            )
+    if (
+        raw.table is Table.INTAKES
+        and "coordinates" not in present
+        and not {"longitude", "latitude"} <= present
+    ):
+        problems.append(
+            Problem(
+                raw.source,
+                None,
+                "取水口坐标",
+                None,
+                "required column is missing (取水口坐标, or 经度 and 纬度)",
+            )
+        )
+    return by_index
+
+
+def _cells(
+    raw: RawTable, number: int, values: Iterable[object], columns: dict[int, Column], problems: list[Problem]
+) -> dict[str, Any] | None:
+    """One row's values by field; None (with problems recorded) when a cell is unusable."""
+    out: dict[str, Any] = {}
+    ok = True
+    cells = list(values)
+    for index, column in columns.items():
+        value = cells[index] if index < len(cells) else None
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if column.required:
+                problems.append(Problem(raw.source, number, column.header, None, "required value is missing"))
+                ok = False
+            continue
+        try:
+            out[column.field] = column.read(value)
+        except InvalidValue as exc:
+            problems.append(Problem(raw.source, number, column.header, value, str(exc)))
+            ok = False
+    return out if ok else None
+
+
+def _coordinates(raw: RawTable, number: int, cells: dict[str, Any], problems: list[Problem]) -> bool:
+    if "coordinates" in cells:
+        cells["longitude"], cells["latitude"] = cells.pop("coordinates")
+        where, value = "取水口坐标", f"{cells['longitude']},{cells['latitude']}"
+    elif "longitude" in cells and "latitude" in cells:
+        where, value = "经度/纬度", f"{cells['longitude']},{cells['latitude']}"
+    else:
+        problems.append(Problem(raw.source, number, "取水口坐标", None, "required value is missing"))
+        return False
+    try:
+        check_longitude(cells["longitude"])
+        check_latitude(cells["latitude"])
+    except InvalidValue as exc:
+        problems.append(Problem(raw.source, number, where, value, f"{exc} (write longitude first: lon,lat)"))
+        return False
+    return True
+
+
+_OPTIONAL: dict[Table, tuple[str, ...]] = {
+    Table.INTAKES: (
+        "credit_code",
+        "township",
+        "design_daily_capacity_m3",
+        "source_name",
+        "water_resource_zone",
+        "industry_code",
+        "permit_no",
+    ),
+    Table.METERS: ("dn", "serial", "totalizer_capacity_m3", "removed_on"),
+    Table.CALIBRATIONS: ("certificate_no",),
+    Table.PERMITS: (),
+}
+_KEY = {Table.INTAKES: "code", Table.PERMITS: "permit_no", Table.METERS: "meter_id"}
+_BUILD: dict[Table, type] = {
+    Table.INTAKES: Intake,
+    Table.PERMITS: Permit,
+    Table.METERS: Meter,
+    Table.CALIBRATIONS: Calibration,
+}
+
+
+def parse(tables: Iterable[RawTable]) -> tuple[Parsed, list[Problem], list[str]]:
+    """Every record the tables describe, every problem, and warnings (ignored columns and sheets)."""
+    parsed = Parsed()
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    for raw in tables:
+        columns = _columns(raw, problems, warnings)
+        if any(p.source == raw.source and p.row is None for p in problems):
+            continue  # without its columns, row-by-row messages would only repeat the same fault
+        target: dict[Any, tuple[str, int, Any]] = getattr(parsed, raw.table.value)
+        for number, values in raw.rows:
+            cells = _cells(raw, number, values, columns, problems)
+            if cells is None:
+                continue
+            if raw.table is Table.INTAKES and not _coordinates(raw, number, cells, problems):
+                continue
+            if raw.table is Table.METERS:
+                cells["report_interval_s"] = 60 * cells.get("report_interval_s", DEFAULT_REPORT_INTERVAL_MIN)
+            for name in _OPTIONAL[raw.table]:
+                cells.setdefault(name, None)
+            try:
+                record = _BUILD[raw.table](**cells)
+            except InvalidValue as exc:
+                problems.append(Problem(raw.source, number, None, None, str(exc)))
+                continue
+            key = (
+                (cells["meter_id"], cells["calibrated_on"])
+                if raw.table is Table.CALIBRATIONS
+                else cells[_KEY[raw.table]]
+            )
+            if key in target:
+                first = target[key][1]
+                column = next(
+                    c.header for c in COLUMNS[raw.table] if c.field in ("meter_id", _KEY.get(raw.table))
+                )
+                problems.append(
+                    Problem(
+                        raw.source,
+                        number,
+                        column,
+                        key if isinstance(key, str) else key[0],
+                        f"duplicate of row {first}",
+                    )
+                )
+                continue
+            target[key] = (raw.source, number, record)
+    return parsed, problems, warnings
+
+
+def check_references(parsed: Parsed, known: KnownKeys) -> list[Problem]:
+    """Links between records: each must point at something in the files or already registered."""
+    problems = []
+    permits = known.permits | parsed.permits.keys()
+    intakes = known.intakes | parsed.intakes.keys()
+    meters = known.meters | parsed.meters.keys()
+    for source, row, intake in parsed.intakes.values():
+        if intake.permit_no is not None and intake.permit_no not in permits:
+            problems.append(
+                Problem(
+                    source,
+                    row,
+                    "许可证号",
+                    intake.permit_no,
+                    "no such permit in the file's permits or the registry",
+                )
+            )
+    active: dict[str, tuple[int, str]] = {}
+    for source, row, meter in parsed.meters.values():
+        if meter.intake_code not in intakes:
+            problems.append(
+                Problem(
+                    source,
+                    row,
+                    "取水口编号",
+                    meter.intake_code,
+                    f"meter {meter.meter_id} is on an intake that is neither in the file nor registered",
+                )
+            )
+        elif meter.is_active:
+            if meter.intake_code in active:
+                other_row, other = active[meter.intake_code]
+                problems.append(
+                    Problem(
+                        source,
+                        row,
+                        "拆除日期",
+                        None,
+                        f"intake {meter.intake_code} already has active meter {other} "
+                        f"(row {other_row}); an intake has one active meter: give one a 拆除日期",
+                    )
+                )
+            else:
+                active[meter.intake_code] = (row, meter.meter_id)
+    for source, row, calibration in parsed.calibrations.values():
+        if calibration.meter_id not in meters:
+            problems.append(
+                Problem(
+                    source,
+                    row,
+                    "计量设施编号",
+                    calibration.meter_id,
+                    "no such meter in the file or the registry",
+                )
+            )
+    return problems

@@ -1,0 +1,166 @@
+"""Reading and writing the registry's tables as an .xlsx workbook (one sheet per table) or CSV files.
+
+Only cells travel through here: turning them into intakes, permits and meters is
+:mod:`devices.validate`'s job.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import openpyxl
+
+from devices.errors import DeviceError
+from devices.forms import COLUMNS, SHEET_NAMES, Table, match_header, table_for_name
+
+Progress = Callable[[str, int], None]
+
+
+class UnreadableFile(DeviceError):
+    """A file is not a workbook or CSV the registry can read; the message says which and why."""
+
+
+@dataclass
+class RawTable:
+    """One table's cells as read: headers and numbered rows (row numbers as the user sees them)."""
+
+    table: Table
+    source: str
+    headers: list[str]
+    rows: list[tuple[int, Sequence[object]]] = field(default_factory=list)
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _collect(rows: Iterable[Sequence[object]], table: Table, source: str, progress: Progress) -> RawTable:
+    iterator: Iterator[Sequence[object]] = iter(rows)
+    number = 0
+    headers: list[str] = []
+    for values in iterator:  # the first non-blank row holds the headers
+        number += 1
+        if not all(_blank(v) for v in values):
+            headers = ["" if v is None else str(v).strip() for v in values]
+            break
+    raw = RawTable(table, source, headers)
+    for values in iterator:
+        number += 1
+        if all(_blank(v) for v in values):
+            continue
+        raw.rows.append((number, values))
+        if len(raw.rows) % 5000 == 0:
+            progress(source, len(raw.rows))
+    return raw
+
+
+def read_xlsx(path: Path, progress: Progress) -> tuple[list[RawTable], list[str]]:
+    """Tables from a workbook's sheets, and warnings about sheets that are not registry tables."""
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged or foreign file
+        raise UnreadableFile(f"{path}: not a readable .xlsx workbook ({exc})") from None
+    tables, warnings = [], []
+    try:
+        for sheet in book.worksheets:
+            table = table_for_name(sheet.title)
+            if table is None:
+                names = ", ".join(SHEET_NAMES.values())
+                warnings.append(f"{path.name}: sheet {sheet.title!r} ignored (registry sheets are {names})")
+                continue
+            tables.append(
+                _collect(sheet.iter_rows(values_only=True), table, f"{path.name}:{sheet.title}", progress)
+            )
+    finally:
+        book.close()
+    return tables, warnings
+
+
+def _decode(path: Path) -> str:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK unless told otherwise
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UnreadableFile(f"{path}: neither UTF-8 nor GB18030 text")
+
+
+def _guess_table(headers: list[str]) -> Table | None:
+    scores = {t: sum(1 for h in headers if match_header(t, h)) for t in Table}
+    best = max(scores.values())
+    winners = [t for t, s in scores.items() if s == best]
+    return winners[0] if best and len(winners) == 1 else None
+
+
+def read_csv(path: Path, progress: Progress) -> RawTable:
+    rows = list(csv.reader(_decode(path).splitlines()))
+    table = table_for_name(path.name)
+    if table is None:
+        first = next((r for r in rows if any(c.strip() for c in r)), [])
+        table = _guess_table(first)
+    if table is None:
+        raise UnreadableFile(
+            f"{path}: cannot tell which registry table this CSV holds; name the file after it "
+            f"({', '.join(f'{t.value}.csv' for t in Table)}) or use the form's headers"
+        )
+    return _collect(rows, table, path.name, progress)
+
+
+def read_files(paths: Sequence[Path], progress: Progress) -> tuple[list[RawTable], list[str]]:
+    """Every table in the given .xlsx / .csv files (a folder means every .csv in it)."""
+    tables: list[RawTable] = []
+    warnings: list[str] = []
+    for path in paths:
+        if path.is_dir():
+            found, more = read_files(sorted(path.glob("*.csv")), progress)
+            tables += found
+            warnings += more
+        elif not path.exists():
+            raise UnreadableFile(f"{path}: no such file")
+        elif path.suffix.lower() == ".xlsx":
+            found, more = read_xlsx(path, progress)
+            tables += found
+            warnings += more
+        elif path.suffix.lower() == ".csv":
+            tables.append(read_csv(path, progress))
+        else:
+            raise UnreadableFile(f"{path}: only .xlsx workbooks and .csv files can be imported")
+    seen: dict[Table, str] = {}
+    for raw in tables:
+        if raw.table in seen:
+            raise UnreadableFile(f"{raw.source} and {seen[raw.table]} both hold table {raw.table.value}")
+        seen[raw.table] = raw.source
+    return tables, warnings
+
+
+def headers_for(table: Table) -> list[str]:
+    return [c.header for c in COLUMNS[table] if c.exported]
+
+
+def write_xlsx(path: Path, tables: dict[Table, list[list[object]]]) -> None:
+    book = openpyxl.Workbook(write_only=True)
+    for table, rows in tables.items():
+        sheet = book.create_sheet(SHEET_NAMES[table])
+        sheet.append(headers_for(table))
+        for row in rows:
+            sheet.append(row)
+    tmp = path.with_name(f".{path.name}.tmp")
+    book.save(tmp)
+    tmp.replace(path)
+
+
+def write_csv_folder(folder: Path, tables: dict[Table, list[list[object]]]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table, rows in tables.items():
+        path = folder / f"{table.value}.csv"
+        with path.open("w", newline="", encoding="utf-8-sig") as out:  # BOM: Excel opens it as UTF-8
+            writer = csv.writer(out)
+            writer.writerow(headers_for(table))
+            writer.writerows(["" if v is None else v for v in row] for row in rows)
+        written.append(path)
+    return written
