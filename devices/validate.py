@@ -39,6 +39,7 @@ class Parsed:
     intakes: dict[str, tuple[str, int, Intake]] = field(default_factory=dict)
     meters: dict[str, tuple[str, int, Meter]] = field(default_factory=dict)
     calibrations: dict[tuple[str, date], tuple[str, int, Calibration]] = field(default_factory=dict)
+    unreadable: set[Table] = field(default_factory=set)  # tables refused whole (a column missing)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,8 @@ def _columns(raw: RawTable, problems: list[Problem], warnings: list[str]) -> dic
 
 def _cells(
     raw: RawTable, number: int, values: Iterable[object], columns: dict[int, Column], problems: list[Problem]
-) -> dict[str, Any] | None:
-    """One row's values by field; None (with problems recorded) when a cell is unusable."""
+) -> tuple[dict[str, Any], bool]:
+    """One row's readable values by field, and whether every cell was usable (problems recorded)."""
     out: dict[str, Any] = {}
     ok = True
     cells = list(values)
@@ -112,7 +113,7 @@ def _cells(
         except InvalidValue as exc:
             problems.append(Problem(raw.source, number, column.header, value, str(exc)))
             ok = False
-    return out if ok else None
+    return out, ok
 
 
 def _coordinates(raw: RawTable, number: int, cells: dict[str, Any], problems: list[Problem]) -> bool:
@@ -156,22 +157,69 @@ _BUILD: dict[Table, type] = {
 }
 
 
+def _key(table: Table, cells: dict[str, Any]) -> Any:
+    if table is Table.CALIBRATIONS:
+        if "meter_id" in cells and "calibrated_on" in cells:
+            return (cells["meter_id"], cells["calibrated_on"])
+        return None
+    return cells.get(_KEY[table])
+
+
+# Order between two dates of one row: (table, earlier field, later field, later column's header).
+_DATE_ORDER = {
+    Table.PERMITS: ("valid_from", "valid_to", "有效期止", "有效期起"),
+    Table.METERS: ("installed_on", "removed_on", "拆除日期", "安装日期"),
+}
+
+
 def parse(tables: Iterable[RawTable]) -> tuple[Parsed, list[Problem], list[str]]:
     """Every record the tables describe, every problem, and warnings (ignored columns and sheets)."""
     parsed = Parsed()
     problems: list[Problem] = []
     warnings: list[str] = []
     for raw in tables:
+        before = len(problems)
         columns = _columns(raw, problems, warnings)
-        if any(p.source == raw.source and p.row is None for p in problems):
+        if len(problems) > before:
+            parsed.unreadable.add(raw.table)
             continue  # without its columns, row-by-row messages would only repeat the same fault
+        key_header = next(
+            c.header for c in COLUMNS[raw.table] if c.field in ("meter_id", _KEY.get(raw.table))
+        )
         target: dict[Any, tuple[str, int, Any]] = getattr(parsed, raw.table.value)
+        first_row: dict[Any, int] = {}
         for number, values in raw.rows:
-            cells = _cells(raw, number, values, columns, problems)
-            if cells is None:
+            cells, ok = _cells(raw, number, values, columns, problems)
+            key = _key(raw.table, cells)
+            if key is not None:
+                if key in first_row:
+                    shown = key if isinstance(key, str) else key[0]
+                    problems.append(
+                        Problem(raw.source, number, key_header, shown, f"duplicate of row {first_row[key]}")
+                    )
+                    continue
+                first_row[key] = number
+            if not ok:
                 continue
             if raw.table is Table.INTAKES and not _coordinates(raw, number, cells, problems):
                 continue
+            if raw.table in _DATE_ORDER:
+                early, late, late_header, early_header = _DATE_ORDER[raw.table]
+                if (
+                    cells.get(late) is not None
+                    and cells.get(early) is not None
+                    and cells[late] < cells[early]
+                ):
+                    problems.append(
+                        Problem(
+                            raw.source,
+                            number,
+                            late_header,
+                            cells[late],
+                            f"is before {early_header} {cells[early]}",
+                        )
+                    )
+                    continue
             if raw.table is Table.METERS:
                 cells["report_interval_s"] = 60 * cells.get("report_interval_s", DEFAULT_REPORT_INTERVAL_MIN)
             for name in _OPTIONAL[raw.table]:
@@ -181,36 +229,28 @@ def parse(tables: Iterable[RawTable]) -> tuple[Parsed, list[Problem], list[str]]
             except InvalidValue as exc:
                 problems.append(Problem(raw.source, number, None, None, str(exc)))
                 continue
-            key = (
-                (cells["meter_id"], cells["calibrated_on"])
-                if raw.table is Table.CALIBRATIONS
-                else cells[_KEY[raw.table]]
-            )
-            if key in target:
-                first = target[key][1]
-                column = next(
-                    c.header for c in COLUMNS[raw.table] if c.field in ("meter_id", _KEY.get(raw.table))
-                )
-                problems.append(
-                    Problem(
-                        raw.source,
-                        number,
-                        column,
-                        key if isinstance(key, str) else key[0],
-                        f"duplicate of row {first}",
-                    )
-                )
-                continue
             target[key] = (raw.source, number, record)
     return parsed, problems, warnings
+
+
+class _Everything(frozenset[str]):
+    def __contains__(self, _item: object) -> bool:
+        return True
 
 
 def check_references(parsed: Parsed, known: KnownKeys) -> list[Problem]:
     """Links between records: each must point at something in the files or already registered."""
     problems = []
-    permits = known.permits | parsed.permits.keys()
-    intakes = known.intakes | parsed.intakes.keys()
-    meters = known.meters | parsed.meters.keys()
+    permits: frozenset[str] = known.permits | parsed.permits.keys()
+    intakes: frozenset[str] = known.intakes | parsed.intakes.keys()
+    meters: frozenset[str] = known.meters | parsed.meters.keys()
+    # A table refused whole says nothing about its keys: do not blame the rows that point at it.
+    if Table.PERMITS in parsed.unreadable:
+        permits = _Everything()
+    if Table.INTAKES in parsed.unreadable:
+        intakes = _Everything()
+    if Table.METERS in parsed.unreadable:
+        meters = _Everything()
     for source, row, intake in parsed.intakes.values():
         if intake.permit_no is not None and intake.permit_no not in permits:
             problems.append(
