@@ -40,6 +40,7 @@ class Parsed:
     meters: dict[str, tuple[str, int, Meter]] = field(default_factory=dict)
     calibrations: dict[tuple[str, date], tuple[str, int, Calibration]] = field(default_factory=dict)
     unreadable: set[Table] = field(default_factory=set)  # tables refused whole (a column missing)
+    refused: dict[Table, set[Any]] = field(default_factory=dict)  # keys of rows refused (already reported)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +173,30 @@ _DATE_ORDER = {
 }
 
 
+def _record(raw: RawTable, number: int, cells: dict[str, Any], problems: list[Problem]) -> Any:
+    """The record one row's readable cells make, or None with the reason recorded in ``problems``."""
+    if raw.table is Table.INTAKES and not _coordinates(raw, number, cells, problems):
+        return None
+    if raw.table in _DATE_ORDER:
+        early, late, late_header, early_header = _DATE_ORDER[raw.table]
+        if cells.get(late) is not None and cells.get(early) is not None and cells[late] < cells[early]:
+            problems.append(
+                Problem(
+                    raw.source, number, late_header, cells[late], f"is before {early_header} {cells[early]}"
+                )
+            )
+            return None
+    if raw.table is Table.METERS:
+        cells["report_interval_s"] = 60 * cells.get("report_interval_s", DEFAULT_REPORT_INTERVAL_MIN)
+    for name in _OPTIONAL[raw.table]:
+        cells.setdefault(name, None)
+    try:
+        return _BUILD[raw.table](**cells)
+    except InvalidValue as exc:
+        problems.append(Problem(raw.source, number, None, None, str(exc)))
+        return None
+
+
 def parse(tables: Iterable[RawTable]) -> tuple[Parsed, list[Problem], list[str]]:
     """Every record the tables describe, every problem, and warnings (ignored columns and sheets)."""
     parsed = Parsed()
@@ -199,35 +224,9 @@ def parse(tables: Iterable[RawTable]) -> tuple[Parsed, list[Problem], list[str]]
                     )
                     continue
                 first_row[key] = number
-            if not ok:
-                continue
-            if raw.table is Table.INTAKES and not _coordinates(raw, number, cells, problems):
-                continue
-            if raw.table in _DATE_ORDER:
-                early, late, late_header, early_header = _DATE_ORDER[raw.table]
-                if (
-                    cells.get(late) is not None
-                    and cells.get(early) is not None
-                    and cells[late] < cells[early]
-                ):
-                    problems.append(
-                        Problem(
-                            raw.source,
-                            number,
-                            late_header,
-                            cells[late],
-                            f"is before {early_header} {cells[early]}",
-                        )
-                    )
-                    continue
-            if raw.table is Table.METERS:
-                cells["report_interval_s"] = 60 * cells.get("report_interval_s", DEFAULT_REPORT_INTERVAL_MIN)
-            for name in _OPTIONAL[raw.table]:
-                cells.setdefault(name, None)
-            try:
-                record = _BUILD[raw.table](**cells)
-            except InvalidValue as exc:
-                problems.append(Problem(raw.source, number, None, None, str(exc)))
+            record = _record(raw, number, cells, problems) if ok else None
+            if record is None:
+                parsed.refused.setdefault(raw.table, set()).add(key)
                 continue
             target[key] = (raw.source, number, record)
     return parsed, problems, warnings
@@ -241,9 +240,11 @@ class _Everything(frozenset[str]):
 def check_references(parsed: Parsed, known: KnownKeys) -> list[Problem]:
     """Links between records: each must point at something in the files or already registered."""
     problems = []
-    permits: frozenset[str] = known.permits | parsed.permits.keys()
-    intakes: frozenset[str] = known.intakes | parsed.intakes.keys()
-    meters: frozenset[str] = known.meters | parsed.meters.keys()
+    # Rows refused for their own faults still exist in the file: do not report their dependants too.
+    refused = parsed.refused
+    permits: frozenset[str] = known.permits | parsed.permits.keys() | refused.get(Table.PERMITS, set())
+    intakes: frozenset[str] = known.intakes | parsed.intakes.keys() | refused.get(Table.INTAKES, set())
+    meters: frozenset[str] = known.meters | parsed.meters.keys() | refused.get(Table.METERS, set())
     # A table refused whole says nothing about its keys: do not blame the rows that point at it.
     if Table.PERMITS in parsed.unreadable:
         permits = _Everything()

@@ -11,6 +11,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -161,6 +162,7 @@ class PrivateMosquitto:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="intake-mqtt-")))
     port: int = field(default_factory=free_port)
     extra_config: str = ""
+    auth_dir: Path | None = None  # holds passwd and acl (intake registry credentials): anonymous refused
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -174,9 +176,13 @@ class PrivateMosquitto:
     def _write_config(self) -> Path:
         (self.root / "data").mkdir(exist_ok=True)
         conf = self.root / "mosquitto.conf"
+        auth = "allow_anonymous true\n"
+        if self.auth_dir is not None:
+            own = self._copy_auth()
+            auth = f"allow_anonymous false\npassword_file {own}/passwd\nacl_file {own}/acl\n"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"{auth}"
             f"persistence_location {self.root}/data/\n"
             f"log_dest file {self.log}\n"
             f"include_dir {MOSQUITTO_CONF_D}\n"
@@ -214,6 +220,24 @@ class PrivateMosquitto:
     def restart(self, kill: bool = False) -> None:
         self.stop(kill)
         self.start()
+
+    def _copy_auth(self) -> Path:
+        """The broker's own copy of passwd and acl (it runs as its own user and cannot read test folders)."""
+        assert self.auth_dir is not None
+        own = self.root / "auth"
+        own.mkdir(exist_ok=True)
+        for name in ("passwd", "acl"):
+            shutil.copyfile(self.auth_dir / name, own / name)
+        if os.geteuid() == 0 and _user_exists("mosquitto"):
+            _chown_for("mosquitto", self.root)
+        return own
+
+    def reload(self) -> None:
+        """SIGHUP: the broker rereads its password and ACL files; connected clients stay connected."""
+        if self.auth_dir is not None:
+            self._copy_auth()
+        if self._process is not None:
+            self._process.send_signal(signal.SIGHUP)
 
     def destroy(self) -> None:
         self.stop(kill=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import time
 from datetime import date, datetime
 from pathlib import Path
 
-from devices import registry, sample
+from devices import accounts, registry, sample
 from devices.errors import RegistryRejected
 from devices.forms import Table
 from devices.settings import RegistrySettings
@@ -106,6 +108,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_credentials(args: argparse.Namespace) -> int:
+    settings = _registry_settings()
+    with connect(settings.database_url, "intake-registry-credentials") as conn:
+        issued = accounts.issue(conn, args.collector, args.rotate, args.rotate_collector)
+    passwd, acl, plaintext = accounts.write_files(Path(args.out), issued)
+    _say(f"{issued.meters_live} meter account(s) and collector {args.collector!r} in {passwd} and {acl}")
+    if plaintext is not None:
+        _say(
+            f"{len(issued.passwords)} new password(s) written once to {plaintext} (mode 0600): "
+            "hand them to the installers, then delete the file"
+        )
+    else:
+        _say("no new passwords: every active meter already has one")
+    if args.reload_pidfile:
+        pid = int(Path(args.reload_pidfile).read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+        _say(f"told the broker (pid {pid}) to reload its password and ACL files")
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -154,6 +176,23 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     smp.add_argument("--format", choices=["xlsx", "csv"], help="default: from --out (.xlsx, else csv)")
     smp.add_argument("--out", required=True, help="the .xlsx file, or for csv a folder")
     smp.set_defaults(handler=cmd_sample)
+
+    crd = actions.add_parser(
+        "credentials",
+        help="issue broker passwords per meter; write Mosquitto's password and ACL files",
+        description="Issue a password to every active meter that has none (and to the collector), store "
+        "only hashes, and write DIR/passwd and DIR/acl for Mosquitto (password_file, acl_file) plus the new "
+        "plaintext passwords, once, to DIR/issued-<time>.csv (mode 0600). A meter may publish only under "
+        "meters/<its id>/; the collector reads every meter; anonymous clients are refused.",
+    )
+    crd.add_argument("--out", required=True, help="folder for passwd, acl and issued-*.csv")
+    crd.add_argument(
+        "--rotate", nargs="+", default=[], metavar="METER", help="give these meters new passwords"
+    )
+    crd.add_argument("--collector", default="intake-collector", help="the collector's username (%(default)s)")
+    crd.add_argument("--rotate-collector", action="store_true", help="give the collector a new password")
+    crd.add_argument("--reload-pidfile", help="send SIGHUP to the broker whose pid is in this file")
+    crd.set_defaults(handler=cmd_credentials)
 
 
 __all__ = ["add_parser"]

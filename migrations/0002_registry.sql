@@ -68,6 +68,6 @@ CREATE TABLE broker_accounts (
     role          text NOT NULL CHECK (role IN ('meter', 'collector')),
     meter_id      text UNIQUE REFERENCES meters,
     password_hash text NOT NULL,
-    issued_at     timestamptz NOT NULL DEFAULT now(),
+    issued_at     timestamptz NOT NULL DEFAULT now(),  -- when this password was issued (rotation renews it)
     CHECK ((role = 'meter') = (meter_id IS NOT NULL))
 );

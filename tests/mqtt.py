@@ -27,6 +27,8 @@ class Subscriber:
     client_id: str = ""
     persistent: bool = False
     qos: int = 1
+    username: str | None = None
+    password: str | None = None
     messages: list[mqtt.MQTTMessage] = field(default_factory=list)
     _subscribed: threading.Event = field(default_factory=threading.Event)
     _client: mqtt.Client | None = None
@@ -43,6 +45,8 @@ class Subscriber:
                 self._subscribed.set()
 
         client.on_connect = on_connect
+        if self.username:
+            client.username_pw_set(self.username, self.password)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if self.persistent:
             props.SessionExpiryInterval = 3600
@@ -73,9 +77,18 @@ class Subscriber:
             self._client = None
 
 
-def publish_all(url: str, topic: str, payloads: list[bytes], qos: int = 1) -> None:
+def publish_all(
+    url: str,
+    topic: str,
+    payloads: list[bytes],
+    qos: int = 1,
+    username: str | None = None,
+    password: str | None = None,
+) -> None:
     """Publish every payload and return once the broker has acknowledged each (QoS 1 PUBACK)."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    if username:
+        client.username_pw_set(username, password)
     client.max_inflight_messages_set(500)
     host, port = _host_port(url)
     client.connect(host, port)
@@ -89,3 +102,28 @@ def publish_all(url: str, topic: str, payloads: list[bytes], qos: int = 1) -> No
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def connect_reason(url: str, username: str | None, password: str | None) -> str:
+    """What the broker answers to CONNECT with these credentials: 'Success' or the refusal's reason."""
+    answer: list[str] = []
+    done = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    if username is not None:
+        client.username_pw_set(username, password)
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: object, _p: object) -> None:
+        answer.append(str(reason))
+        done.set()
+
+    client.on_connect = on_connect
+    host, port = _host_port(url)
+    client.connect(host, port)
+    client.loop_start()
+    try:
+        if not done.wait(10):
+            raise TimeoutError("no CONNACK")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return answer[0]

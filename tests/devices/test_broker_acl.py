@@ -1,0 +1,134 @@
+"""Per-meter credentials and the topic ACL, on a real Mosquitto started with the files we write."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from devices import accounts
+from infra.sandbox import PrivateMosquitto
+from tests.devices.registry_files import good_rows, write_workbook
+from tests.devices.test_registry import import_file
+from tests.mqtt import Subscriber, connect_reason, publish_all
+
+COLLECTOR = "intake-collector"
+
+
+def read_issued(path: Path | None) -> dict[str, str]:
+    assert path is not None
+    with path.open() as handle:
+        return {row["username"]: row["password"] for row in csv.DictReader(handle)}
+
+
+@pytest.fixture
+def secured(
+    database_url: str, tmp_path: Path
+) -> Iterator[tuple[PrivateMosquitto, dict[str, str], str, Path]]:
+    """A broker that knows only the registry's accounts, and the plaintext passwords issued for them."""
+    auth = tmp_path / "auth"
+    with psycopg.connect(database_url) as conn:
+        import_file(conn, write_workbook(tmp_path, good_rows()))
+        _passwd, _acl, plaintext = accounts.write_files(auth, accounts.issue(conn, COLLECTOR, [], False))
+    broker = PrivateMosquitto(auth_dir=auth).start()
+    try:
+        yield broker, read_issued(plaintext), database_url, auth
+    finally:
+        broker.destroy()
+
+
+def test_plaintext_file_is_private_and_registry_keeps_only_hashes(
+    secured: tuple[PrivateMosquitto, dict[str, str], str, Path],
+) -> None:
+    _broker, passwords, database_url, auth = secured
+    issued = next(auth.glob("issued-*.csv"))
+    assert oct(issued.stat().st_mode & 0o777) == "0o600"
+    assert set(passwords) == {"M-JP-1", "M-JP-2", "M-BP-1", COLLECTOR}
+    with psycopg.connect(database_url) as conn:
+        stored = [h for (h,) in conn.execute("SELECT password_hash FROM broker_accounts").fetchall()]
+    assert all(h.startswith("$7$") for h in stored)
+    assert not any(p in (auth / "passwd").read_text() for p in passwords.values())
+
+
+def test_meter_publishes_only_under_its_own_id(
+    secured: tuple[PrivateMosquitto, dict[str, str], str, Path],
+) -> None:
+    broker, passwords, _url, _auth = secured
+    collector = Subscriber(
+        broker.url, "$share/collectors/meters/+/readings", username=COLLECTOR, password=passwords[COLLECTOR]
+    ).start()
+    try:
+        publish_all(
+            broker.url, "meters/M-JP-1/readings", [b"own"], username="M-JP-1", password=passwords["M-JP-1"]
+        )
+        publish_all(
+            broker.url,
+            "meters/M-JP-2/readings",
+            [b"impostor"],
+            username="M-JP-1",
+            password=passwords["M-JP-1"],
+        )
+        publish_all(
+            broker.url, "meters/M-BP-1/readings", [b"other"], username="M-BP-1", password=passwords["M-BP-1"]
+        )
+        received = collector.wait_for(3, timeout=5, quiet=2)
+    finally:
+        collector.stop()
+    assert sorted((m.topic, bytes(m.payload)) for m in received) == [
+        ("meters/M-BP-1/readings", b"other"),
+        ("meters/M-JP-1/readings", b"own"),
+    ]
+
+
+def test_wrong_password_and_anonymous_are_refused(
+    secured: tuple[PrivateMosquitto, dict[str, str], str, Path],
+) -> None:
+    broker, passwords, _url, _auth = secured
+    assert connect_reason(broker.url, "M-JP-1", passwords["M-JP-1"]) == "Success"
+    assert connect_reason(broker.url, "M-JP-1", passwords["M-JP-2"]) == "Not authorized"
+    assert connect_reason(broker.url, None, None) == "Not authorized"
+    assert connect_reason(broker.url, "M-NOBODY", "guess") == "Not authorized"
+
+
+def test_rotating_one_meter_leaves_the_others_alone(
+    secured: tuple[PrivateMosquitto, dict[str, str], str, Path],
+) -> None:
+    broker, passwords, database_url, auth = secured
+    other = Subscriber(
+        broker.url, "meters/M-JP-2/readings", username=COLLECTOR, password=passwords[COLLECTOR]
+    )
+    other.start()
+    try:
+        with psycopg.connect(database_url) as conn:
+            issued = accounts.issue(conn, COLLECTOR, ["M-JP-1"], False)
+        _p, _a, plaintext = accounts.write_files(auth, issued)
+        broker.reload()
+        time.sleep(0.5)
+        fresh = read_issued(plaintext)
+        assert set(fresh) == {"M-JP-1"}
+        assert connect_reason(broker.url, "M-JP-1", passwords["M-JP-1"]) == "Not authorized"
+        assert connect_reason(broker.url, "M-JP-1", fresh["M-JP-1"]) == "Success"
+        assert connect_reason(broker.url, "M-JP-2", passwords["M-JP-2"]) == "Success"
+        # the collector's session, connected before the reload, still receives
+        publish_all(
+            broker.url, "meters/M-JP-2/readings", [b"after"], username="M-JP-2", password=passwords["M-JP-2"]
+        )
+        assert [bytes(m.payload) for m in other.wait_for(1, timeout=5)] == [b"after"]
+    finally:
+        other.stop()
+
+
+def test_removed_meter_loses_broker_access(database_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(database_url) as conn:
+        import_file(conn, write_workbook(tmp_path, good_rows()))
+        first = accounts.issue(conn, COLLECTOR, [], False)
+        conn.execute("UPDATE meters SET removed_on = '2026-01-01' WHERE meter_id = 'M-JP-2'")
+        conn.commit()
+        second = accounts.issue(conn, COLLECTOR, [], False)
+    assert "M-JP-2:" in first.password_file
+    assert "M-JP-2:" not in second.password_file
+    assert second.passwords == {}  # nothing new to hand out
