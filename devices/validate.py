@@ -27,7 +27,12 @@ class Problem:
         if self.column:
             where += f", {self.column}"
             if self.value is not None:
-                where += f" = {str(self.value)!r}"
+                shown = (
+                    int(self.value)
+                    if isinstance(self.value, float) and self.value.is_integer()
+                    else self.value
+                )
+                where += f" = {str(shown)!r}"
         return f"{where}: {self.reason}"
 
 
