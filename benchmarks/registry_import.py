@@ -31,9 +31,9 @@ from infra.settings import Settings
 TODAY = date(2026, 11, 29)
 
 
-def timed(step: Callable[[], Any]) -> tuple[float, Any]:
+def timed(step: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
     start = time.perf_counter()
-    result = step()
+    result = step(*args, **kwargs)
     return time.perf_counter() - start, result
 
 
@@ -85,17 +85,17 @@ def main() -> None:
     total_rows = sum(len(r) for r in rows.values())
     print(f"{args.intakes} intakes, {total_rows} rows in all, {xlsx.stat().st_size / 1e6:.1f} MB", flush=True)
 
-    ours_read, (tables, _w) = timed(lambda: read_files([xlsx], lambda *_: None))
-    pandas_read, _frames = timed(lambda: pd.read_excel(xlsx, sheet_name=None))
+    ours_read, (tables, _w) = timed(read_files, [xlsx], lambda *_: None)
+    pandas_read, _frames = timed(pd.read_excel, xlsx, sheet_name=None)
     print(f"read: ours {ours_read:.2f} s, pandas.read_excel {pandas_read:.2f} s", flush=True)
 
     results = {}
     for name, write in (("ours", registry.apply_plan), ("naive", naive_write)):
         url = fresh_db(admin, f"intake_bench_{os.getpid()}")
         with psycopg.connect(url) as conn:
-            check, plan = timed(lambda conn=conn: registry.plan_import(conn, tables))
-            seconds, _ = timed(lambda conn=conn, plan=plan: write(conn, plan))
-            again, plan2 = timed(lambda conn=conn: registry.plan_import(conn, tables))
+            check, plan = timed(registry.plan_import, conn, tables)
+            seconds, _ = timed(write, conn, plan)
+            again, plan2 = timed(registry.plan_import, conn, tables)
         results[name] = (check, seconds, again, len(plan2.intakes.created) + len(plan2.intakes.updated))
         print(
             f"{name}: validate+diff {check:.2f} s, write {seconds:.2f} s, re-check {again:.2f} s", flush=True
@@ -112,9 +112,11 @@ a {xlsx.stat().st_size / 1e6:.1f} MB workbook.
 
 | step | ours | baseline | ratio |
 |---|---|---|---|
-| read the workbook | {ours_read:.2f} s (python-calamine) | {pandas_read:.2f} s (`pandas.read_excel`) | {pandas_read / ours_read:.1f}× |
+| read the workbook | {ours_read:.2f} s (python-calamine) | {pandas_read:.2f} s (`pandas.read_excel`) \
+| {pandas_read / ours_read:.1f}× |
 | validate + compare with the database | {ours[0]:.2f} s | — | |
-| write, one transaction | {ours[1]:.2f} s (COPY + upsert) | {naive[1]:.2f} s (INSERT per row) | {naive[1] / ours[1]:.1f}× |
+| write, one transaction | {ours[1]:.2f} s (COPY + upsert) | {naive[1]:.2f} s (INSERT per row) \
+| {naive[1] / ours[1]:.1f}× |
 | **first import, end to end** | **{first_import:.1f} s** | {pandas_read + naive[0] + naive[1]:.1f} s | |
 | second import: check, all unchanged | {ours_read + ours[2]:.1f} s ({ours[3]} intakes to write) | | |
 """
