@@ -10,7 +10,7 @@ CREATE TABLE readings (
     received_at timestamptz      NOT NULL DEFAULT now(), -- when the collector received it
     total_m3    numeric          NOT NULL CHECK (total_m3 >= 0), -- cumulative totalizer, exact decimal
     flow_m3h    double precision,                      -- instantaneous flow, if the meter reports it
-    battery_v   real,
+    battery_v   double precision,
     rssi        smallint,                              -- signal strength (dBm or CSQ, as the meter says)
     alarms      text[],                                -- alarm flags the meter raised with this reading
     CONSTRAINT readings_meter_ts_key UNIQUE (meter_id, ts)

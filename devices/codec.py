@@ -1,0 +1,274 @@
+"""The reading payload: decoding with a reason for every refusal, and encoding for the simulators.
+
+A payload is one JSON object or an array of them (a meter's store-and-forward batch)::
+
+    {"ts": "2026-05-01T08:00:00+08:00", "total_m3": 12345.678, "flow_m3h": 35.2,
+     "battery_v": 3.6, "rssi": -71, "alarms": ["low_battery"]}
+
+Pure functions: the collector passes the receive time and its limits in.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_TOTAL_M3 = Decimal(10) ** 12  # no totalizer counts a trillion m³: a corrupt value
+KNOWN_FIELDS = frozenset({"ts", "total_m3", "flow_m3h", "battery_v", "rssi", "alarms", "meter_id"})
+
+
+class Reason(StrEnum):
+    """Why a message (or one reading in it) was refused; stored with it in rejected_messages."""
+
+    BAD_TOPIC = "bad_topic"
+    UNKNOWN_METER = "unknown_meter"
+    INACTIVE_METER = "inactive_meter"
+    EMPTY_PAYLOAD = "empty_payload"
+    BAD_JSON = "bad_json"
+    NOT_OBJECT = "not_object"
+    EMPTY_BATCH = "empty_batch"
+    BATCH_TOO_LARGE = "batch_too_large"
+    ELEMENT_NOT_OBJECT = "element_not_object"
+    METER_MISMATCH = "meter_mismatch"
+    MISSING_TS = "missing_ts"
+    TS_WRONG_TYPE = "ts_wrong_type"
+    TS_UNPARSABLE = "ts_unparsable"
+    TS_NO_OFFSET = "ts_no_offset"
+    TS_TOO_EARLY = "ts_too_early"
+    TS_IN_FUTURE = "ts_in_future"
+    MISSING_TOTAL = "missing_total"
+    TOTAL_NOT_NUMBER = "total_not_number"
+    TOTAL_NEGATIVE = "total_negative"
+    TOTAL_TOO_LARGE = "total_too_large"
+    FLOW_INVALID = "flow_invalid"
+    BATTERY_INVALID = "battery_invalid"
+    RSSI_INVALID = "rssi_invalid"
+    ALARMS_INVALID = "alarms_invalid"
+    STATUS_INVALID = "status_invalid"
+    DB_REFUSED = "db_refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    meter_id: str
+    ts: datetime  # device time, timezone-aware
+    total_m3: Decimal
+    flow_m3h: float | None = None
+    battery_v: float | None = None
+    rssi: int | None = None
+    alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    reason: Reason
+    message: str
+    element: int | None = None  # index in an array payload; None: the whole message
+
+
+class Refused(Exception):
+    def __init__(self, reason: Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    readings: list[Reading]
+    refusals: list[Refusal]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _timestamp(value: Any, now: datetime, max_skew: timedelta) -> datetime:
+    if value is None:
+        raise Refused(Reason.MISSING_TS, "ts is missing")
+    if _number(value):
+        if not math.isfinite(value):
+            raise Refused(Reason.TS_UNPARSABLE, f"ts {value!r} is not a finite number of epoch seconds")
+        try:
+            ts = datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise Refused(
+                Reason.TS_TOO_EARLY if value < 0 else Reason.TS_IN_FUTURE,
+                f"ts {value!r} epoch seconds is out of range",
+            ) from None
+    elif isinstance(value, str):
+        try:
+            ts = datetime.fromisoformat(value)
+        except ValueError:
+            raise Refused(
+                Reason.TS_UNPARSABLE, f"ts {value!r} is not ISO 8601 (2026-05-01T08:00:00+08:00)"
+            ) from None
+        if ts.tzinfo is None:
+            raise Refused(Reason.TS_NO_OFFSET, f"ts {value!r} has no UTC offset: add +08:00 or Z")
+    else:
+        raise Refused(
+            Reason.TS_WRONG_TYPE,
+            f"ts must be an ISO 8601 string or epoch seconds, not {type(value).__name__}",
+        )
+    if ts < EARLIEST:
+        raise Refused(Reason.TS_TOO_EARLY, f"ts {ts.isoformat()} is before {EARLIEST.date()}")
+    if ts > now + max_skew:
+        raise Refused(
+            Reason.TS_IN_FUTURE,
+            f"ts {ts.isoformat()} is {(ts - now).total_seconds():.0f} s ahead of the collector's clock "
+            f"(limit {max_skew.total_seconds():.0f} s)",
+        )
+    return ts
+
+
+def _total(value: Any, capacity: Decimal | None) -> Decimal:
+    if value is None:
+        raise Refused(Reason.MISSING_TOTAL, "total_m3 is missing")
+    if not _number(value):
+        raise Refused(Reason.TOTAL_NOT_NUMBER, f"total_m3 must be a JSON number, not {type(value).__name__}")
+    total = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)  # the digits the meter sent
+    if total < 0:
+        raise Refused(Reason.TOTAL_NEGATIVE, f"total_m3 {total} is negative: a totalizer only counts up")
+    limit = capacity if capacity is not None else MAX_TOTAL_M3
+    if total >= limit:
+        raise Refused(
+            Reason.TOTAL_TOO_LARGE, f"total_m3 {total} is not below the totalizer's capacity {limit}"
+        )
+    return total
+
+
+def _optional_number(item: dict[str, Any], key: str, reason: Reason, low: float, high: float) -> float | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if not _number(value) or not low <= value <= high:
+        raise Refused(reason, f"{key} {value!r} must be a number from {low:g} to {high:g}")
+    return float(value)
+
+
+def _reading(
+    item: Any, meter_id: str, now: datetime, max_skew: timedelta, capacity: Decimal | None
+) -> Reading:
+    if not isinstance(item, dict):
+        raise Refused(
+            Reason.ELEMENT_NOT_OBJECT, f"a reading must be a JSON object, not {type(item).__name__}"
+        )
+    claimed = item.get("meter_id")
+    if claimed is not None and claimed != meter_id:
+        raise Refused(
+            Reason.METER_MISMATCH, f"payload says meter_id {claimed!r} but was published under {meter_id!r}"
+        )
+    ts = _timestamp(item.get("ts"), now, max_skew)
+    total = _total(item.get("total_m3"), capacity)
+    flow = _optional_number(item, "flow_m3h", Reason.FLOW_INVALID, -1e7, 1e7)
+    battery = _optional_number(item, "battery_v", Reason.BATTERY_INVALID, 0, 100)
+    rssi = item.get("rssi")
+    if rssi is not None and (not isinstance(rssi, int) or isinstance(rssi, bool) or not -200 <= rssi <= 200):
+        raise Refused(Reason.RSSI_INVALID, f"rssi {rssi!r} must be a whole number from -200 to 200")
+    alarms = item.get("alarms", ())
+    if alarms is None:
+        alarms = ()
+    if not isinstance(alarms, list | tuple) or not all(
+        isinstance(a, str) and 0 < len(a) <= 64 for a in alarms
+    ):
+        raise Refused(Reason.ALARMS_INVALID, "alarms must be a list of short strings")
+    return Reading(meter_id, ts, total, flow, battery, rssi, tuple(alarms))
+
+
+def decode_readings(
+    meter_id: str,
+    payload: bytes,
+    now: datetime,
+    max_skew: timedelta,
+    capacity: Decimal | None = None,
+    max_batch: int = 10_000,
+) -> Decoded:
+    """Readings from a payload published under ``meter_id``; each bad element refused on its own."""
+    if not payload.strip():
+        return Decoded([], [Refusal(Reason.EMPTY_PAYLOAD, "the payload is empty")])
+    try:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        return Decoded([], [Refusal(Reason.BAD_JSON, f"not JSON: {exc}")])
+    if isinstance(data, dict):
+        items: Sequence[Any] = [data]
+    elif isinstance(data, list):
+        items = data
+        if not items:
+            return Decoded([], [Refusal(Reason.EMPTY_BATCH, "the array holds no readings")])
+        if len(items) > max_batch:
+            return Decoded(
+                [],
+                [
+                    Refusal(
+                        Reason.BATCH_TOO_LARGE, f"{len(items)} readings in one message; at most {max_batch}"
+                    )
+                ],
+            )
+    else:
+        return Decoded(
+            [],
+            [
+                Refusal(
+                    Reason.NOT_OBJECT,
+                    f"the payload must be a JSON object or array, not {type(data).__name__}",
+                )
+            ],
+        )
+    readings, refusals = [], []
+    for index, item in enumerate(items):
+        try:
+            readings.append(_reading(item, meter_id, now, max_skew, capacity))
+        except Refused as refused:
+            refusals.append(
+                Refusal(refused.reason, refused.message, index if isinstance(data, list) else None)
+            )
+    return Decoded(readings, refusals)
+
+
+def encode_reading(reading: Reading) -> dict[str, Any]:
+    item: dict[str, Any] = {"ts": reading.ts.isoformat(), "total_m3": float(reading.total_m3)}
+    for key in ("flow_m3h", "battery_v", "rssi"):
+        value = getattr(reading, key)
+        if value is not None:
+            item[key] = value
+    if reading.alarms:
+        item["alarms"] = list(reading.alarms)
+    return item
+
+
+def encode_readings(readings: Sequence[Reading]) -> bytes:
+    """One reading as an object, several as an array (what a meter publishes)."""
+    if len(readings) == 1:
+        return orjson.dumps(encode_reading(readings[0]))
+    return orjson.dumps([encode_reading(r) for r in readings])
+
+
+class Status(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+def decode_status(payload: bytes) -> Status:
+    """A status payload is ``online`` or ``offline`` (plain text, or JSON {"status": ...})."""
+    text = payload.decode("utf-8", "replace").strip()
+    if text.startswith("{"):
+        try:
+            text = str(orjson.loads(payload).get("status", ""))
+        except (orjson.JSONDecodeError, AttributeError):
+            text = ""
+    text = text.strip('"').lower()
+    try:
+        return Status(text)
+    except ValueError:
+        raise Refused(
+            Reason.STATUS_INVALID, f"status must be 'online' or 'offline', not {text[:40]!r}"
+        ) from None

@@ -1,0 +1,94 @@
+"""The collector's SQL. Every statement runs inside the batch's one transaction."""
+
+from __future__ import annotations
+
+# A neighbour search looks back (or ahead) at most this far: it keeps TimescaleDB's chunk exclusion
+# working on long histories; a meter silent for longer starts afresh.
+NEIGHBOUR_WINDOW = "400 days"
+
+ACTIVE_METERS = """
+SELECT meter_id, totalizer_capacity_m3, report_interval_s, removed_on IS NULL FROM meters"""
+ONE_METER = """
+SELECT meter_id, totalizer_capacity_m3, report_interval_s, removed_on IS NULL FROM meters WHERE meter_id = %s"""
+
+COPY_REJECTED = "COPY rejected_messages (received_at, topic, payload, element, reason, message) FROM STDIN"
+
+STAGE_READINGS = """
+DROP TABLE IF EXISTS stage_readings;
+CREATE TEMP TABLE stage_readings (
+    meter_id text, ts timestamptz, received_at timestamptz, total_m3 numeric, flow_m3h double precision,
+    battery_v double precision, rssi smallint, alarms text[], topic text
+) ON COMMIT DROP"""
+COPY_STAGE = "COPY stage_readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms, topic) FROM STDIN"
+STORED_FOR_STAGE = """
+SELECT r.meter_id, r.ts, r.total_m3, r.flow_m3h, r.battery_v, r.rssi, r.alarms
+FROM stage_readings s JOIN readings r ON r.meter_id = s.meter_id AND r.ts = s.ts
+WHERE r.ts BETWEEN %s AND %s"""
+INSERT_FROM_STAGE = """
+INSERT INTO readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms)
+SELECT meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM stage_readings
+ON CONFLICT (meter_id, ts) DO NOTHING
+RETURNING meter_id, ts"""
+STORED_BY_KEYS = """
+SELECT r.meter_id, r.ts, r.total_m3, r.flow_m3h, r.battery_v, r.rssi, r.alarms
+FROM readings r JOIN unnest(%s::text[], %s::timestamptz[]) AS k(meter_id, ts) ON r.meter_id = k.meter_id AND r.ts = k.ts
+WHERE r.ts BETWEEN %s AND %s"""
+INSERT_CONFLICT = """
+INSERT INTO reading_conflicts (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms,
+                               stored_total_m3, topic)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+
+INSERT_STATUS_EVENT = """
+INSERT INTO meter_status_events (meter_id, received_at, status, retained) VALUES (%s, %s, %s, %s)"""
+UPSERT_STATUS = """
+INSERT INTO meter_state (meter_id, last_status, last_status_at) VALUES (%s, %s, %s)
+ON CONFLICT (meter_id) DO UPDATE SET
+    last_status = CASE WHEN meter_state.last_status_at IS NULL OR EXCLUDED.last_status_at >= meter_state.last_status_at
+                       THEN EXCLUDED.last_status ELSE meter_state.last_status END,
+    last_status_at = greatest(meter_state.last_status_at, EXCLUDED.last_status_at),
+    updated_at = now()"""
+UPSERT_LAST_READING = """
+INSERT INTO meter_state (meter_id, last_reading_ts, last_total_m3, last_received_at) VALUES (%s, %s, %s, %s)
+ON CONFLICT (meter_id) DO UPDATE SET
+    last_total_m3 = CASE WHEN meter_state.last_reading_ts IS NULL OR EXCLUDED.last_reading_ts > meter_state.last_reading_ts
+                         THEN EXCLUDED.last_total_m3 ELSE meter_state.last_total_m3 END,
+    last_reading_ts = greatest(meter_state.last_reading_ts, EXCLUDED.last_reading_ts),
+    last_received_at = greatest(meter_state.last_received_at, EXCLUDED.last_received_at),
+    updated_at = now()"""
+
+# For each (meter, lo, hi): the reading before lo, every reading in [lo, hi), the reading at or after hi.
+POINTS_AROUND = f"""
+SELECT s.meter_id, r.ts, r.total_m3
+FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS s(meter_id, lo, hi)
+CROSS JOIN LATERAL (
+    (SELECT ts, total_m3 FROM readings
+     WHERE meter_id = s.meter_id AND ts < s.lo AND ts >= s.lo - interval '{NEIGHBOUR_WINDOW}'
+     ORDER BY ts DESC LIMIT 1)
+    UNION ALL
+    (SELECT ts, total_m3 FROM readings WHERE meter_id = s.meter_id AND ts >= s.lo AND ts < s.hi)
+    UNION ALL
+    (SELECT ts, total_m3 FROM readings
+     WHERE meter_id = s.meter_id AND ts >= s.hi AND ts < s.hi + interval '{NEIGHBOUR_WINDOW}'
+     ORDER BY ts LIMIT 1)
+) r
+ORDER BY s.meter_id, r.ts"""
+
+STAGE_DAYS = """
+DROP TABLE IF EXISTS stage_days;
+CREATE TEMP TABLE stage_days (LIKE daily_volumes INCLUDING DEFAULTS) ON COMMIT DROP"""
+COPY_DAYS = """
+COPY stage_days (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags) FROM STDIN"""
+UPSERT_DAYS = """
+INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags)
+SELECT meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags FROM stage_days
+ON CONFLICT (meter_id, day) DO UPDATE SET
+    volume_m3 = EXCLUDED.volume_m3, readings = EXCLUDED.readings, first_ts = EXCLUDED.first_ts,
+    last_ts = EXCLUDED.last_ts, coverage = EXCLUDED.coverage, method = EXCLUDED.method,
+    flags = EXCLUDED.flags, updated_at = now()"""
+
+DELETE_EVENTS_IN = """
+DELETE FROM meter_events e USING unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS s(meter_id, lo, hi)
+WHERE e.meter_id = s.meter_id AND e.ts > s.lo AND e.ts <= s.hi"""
+INSERT_EVENT = """
+INSERT INTO meter_events (meter_id, ts, kind, total_before, total_after, prev_ts) VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (meter_id, ts, kind) DO NOTHING"""

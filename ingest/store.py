@@ -1,0 +1,258 @@
+"""Writing one batch of decoded messages in one transaction.
+
+Readings go through a staging table into the hypertable with ``ON CONFLICT DO NOTHING``; a reading
+already stored with the same values is a duplicate (counted, dropped), with other values a conflict
+(kept in reading_conflicts). In the same transaction: refusals, status events, meter state, and the
+daily volumes of every meter-day the new readings touch, recomputed from the stored readings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from devices.codec import Reading, Refusal, Status
+from ingest import queries as q
+from ingest.volumes import IntervalKind, Point, daily_volumes, day_bounds, intervals, touched_days
+
+Conn = psycopg.Connection[Any]
+EPSILON = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterInfo:
+    meter_id: str
+    capacity: Decimal | None
+    report_interval_s: int
+    active: bool
+
+    @property
+    def max_gap(self) -> timedelta:
+        """The longest interval still counted as metered: two reporting intervals, at least an hour."""
+        return max(timedelta(seconds=2 * self.report_interval_s), timedelta(hours=1))
+
+
+@dataclass
+class Message:
+    """One MQTT message after decoding: its readings, its refused parts, or a status."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    readings: list[Reading] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+    status: Status | None = None
+    retained: bool = False
+
+
+@dataclass
+class StoreResult:
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+    status_events: int = 0
+    days: int = 0
+    newest_ts: datetime | None = None
+
+
+def _values(reading: Reading) -> tuple[Any, ...]:
+    return (reading.total_m3, reading.flow_m3h, reading.battery_v, reading.rssi, tuple(reading.alarms))
+
+
+def _stored_values(row: Sequence[Any]) -> tuple[Any, ...]:
+    _meter, _ts, total, flow, battery, rssi, alarms = row
+    return (total, flow, battery, rssi, tuple(alarms or ()))
+
+
+def _write_rejected(cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult) -> None:
+    rows = [
+        (m.received_at, m.topic, m.payload, r.element, str(r.reason), r.message)
+        for m in messages
+        for r in m.refusals
+    ]
+    if rows:
+        with cur.copy(q.COPY_REJECTED) as copy:
+            for row in rows:
+                copy.write_row(row)
+    result.rejected.update(r[4] for r in rows)
+
+
+def _write_readings(
+    cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult
+) -> dict[str, list[Reading]]:
+    """Insert new readings; classify the rest as duplicates or conflicts. Returns the new ones by meter."""
+    first: dict[tuple[str, datetime], tuple[Reading, Message]] = {}
+    occurrences: list[tuple[Reading, Message]] = []
+    for message in messages:
+        for reading in message.readings:
+            occurrences.append((reading, message))
+            first.setdefault((reading.meter_id, reading.ts), (reading, message))
+    if not first:
+        return {}
+    cur.execute(q.STAGE_READINGS)
+    with cur.copy(q.COPY_STAGE) as copy:
+        for reading, message in first.values():
+            copy.write_row(
+                (
+                    reading.meter_id,
+                    reading.ts,
+                    message.received_at,
+                    reading.total_m3,
+                    reading.flow_m3h,
+                    reading.battery_v,
+                    reading.rssi,
+                    list(reading.alarms),
+                    message.topic,
+                )
+            )
+    low = min(ts for _m, ts in first)
+    high = max(ts for _m, ts in first)
+    stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_FOR_STAGE, (low, high)).fetchall()}
+    inserted = {(m, ts) for m, ts in cur.execute(q.INSERT_FROM_STAGE).fetchall()}
+    raced = [
+        k for k in first if k not in inserted and k not in stored
+    ]  # stored meanwhile by another collector
+    if raced:
+        keys = ([m for m, _ in raced], [ts for _, ts in raced], low, high)
+        stored.update({(r[0], r[1]): r for r in cur.execute(q.STORED_BY_KEYS, keys).fetchall()})
+    new: dict[str, list[Reading]] = {}
+    for reading, message in occurrences:
+        key = (reading.meter_id, reading.ts)
+        if key in inserted and first[key][0] is reading:
+            new.setdefault(reading.meter_id, []).append(reading)
+            result.stored += 1
+            continue
+        held = _values(first[key][0]) if key in inserted else _stored_values(stored[key])
+        if _values(reading) == held:
+            result.duplicates += 1
+        else:
+            result.conflicts += 1
+            cur.execute(
+                q.INSERT_CONFLICT,
+                (
+                    reading.meter_id,
+                    reading.ts,
+                    message.received_at,
+                    reading.total_m3,
+                    reading.flow_m3h,
+                    reading.battery_v,
+                    reading.rssi,
+                    list(reading.alarms),
+                    held[0],
+                    message.topic,
+                ),
+            )
+    return new
+
+
+def _write_status(cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult) -> None:
+    for message in messages:
+        if message.status is None:
+            continue
+        meter_id = message.topic.split("/")[1]
+        cur.execute(
+            q.INSERT_STATUS_EVENT, (meter_id, message.received_at, str(message.status), message.retained)
+        )
+        cur.execute(q.UPSERT_STATUS, (meter_id, str(message.status), message.received_at))
+        result.status_events += 1
+
+
+def _write_state(
+    cur: psycopg.Cursor[Any], new: Mapping[str, list[Reading]], messages: Sequence[Message]
+) -> None:
+    received = max(m.received_at for m in messages)
+    rows = []
+    for meter_id, readings in sorted(new.items()):
+        newest = max(readings, key=lambda r: r.ts)
+        rows.append((meter_id, newest.ts, newest.total_m3, received))
+    cur.executemany(q.UPSERT_LAST_READING, rows)
+
+
+def _points(
+    cur: psycopg.Cursor[Any], spans: Iterable[tuple[str, datetime, datetime]]
+) -> dict[str, list[Point]]:
+    spans = list(spans)
+    rows = cur.execute(
+        q.POINTS_AROUND, ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
+    ).fetchall()
+    out: dict[str, list[Point]] = {}
+    for meter_id, ts, total in rows:
+        out.setdefault(meter_id, []).append(Point(ts, total))
+    return out
+
+
+def _write_volumes(
+    cur: psycopg.Cursor[Any],
+    new: Mapping[str, list[Reading]],
+    meters: Mapping[str, MeterInfo],
+    zone: ZoneInfo,
+) -> int:
+    """Recompute every meter-day the new readings touch, from the stored readings around them."""
+    if not new:
+        return 0
+    around = _points(
+        cur, ((m, min(r.ts for r in rs), max(r.ts for r in rs) + EPSILON) for m, rs in new.items())
+    )
+    touched = {m: touched_days([p.ts for p in around[m]], (r.ts for r in rs), zone) for m, rs in new.items()}
+    spans = [
+        (m, day_bounds(min(days), zone)[0], day_bounds(max(days), zone)[1]) for m, days in touched.items()
+    ]
+    points = _points(cur, spans)
+    cur.execute(q.STAGE_DAYS)
+    count = 0
+    events: list[tuple[Any, ...]] = []
+    with cur.copy(q.COPY_DAYS) as copy:
+        for meter_id, days in touched.items():
+            info = meters[meter_id]
+            series = points[meter_id]
+            for v in daily_volumes(series, days, zone, info.capacity, info.max_gap):
+                copy.write_row(
+                    (
+                        meter_id,
+                        v.day,
+                        v.volume_m3,
+                        v.readings,
+                        v.first_ts,
+                        v.last_ts,
+                        v.coverage,
+                        str(v.method),
+                        list(v.flags),
+                    )
+                )
+                count += 1
+            events += [
+                (meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts)
+                for i in intervals(series, info.capacity)
+                if i.kind is not IntervalKind.NORMAL
+            ]
+    cur.execute(q.UPSERT_DAYS)
+    cur.execute(
+        q.DELETE_EVENTS_IN,
+        ([m for m in points], [p[0].ts for p in points.values()], [p[-1].ts for p in points.values()]),
+    )
+    cur.executemany(q.INSERT_EVENT, events)
+    return count
+
+
+def store(
+    conn: Conn, messages: Sequence[Message], meters: Mapping[str, MeterInfo], zone: ZoneInfo
+) -> StoreResult:
+    """Write a batch in one transaction: all of it, or (on error) none of it."""
+    result = StoreResult()
+    with conn.transaction(), conn.cursor() as cur:
+        _write_rejected(cur, messages, result)
+        new = _write_readings(cur, messages, result)
+        _write_status(cur, messages, result)
+        if new:
+            _write_state(cur, new, messages)
+            result.days = _write_volumes(cur, new, meters, zone)
+            result.newest_ts = max(r.ts for rs in new.values() for r in rs)
+    return result

@@ -1,0 +1,122 @@
+"""One batch, one transaction: readings, duplicates, conflicts, refusals, state and daily volumes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from devices.codec import Reading, Reason, Refusal, Status
+from ingest.store import MeterInfo, Message, store
+from tests.ingest.fleet import register_meters
+
+ZONE = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 5, 3, tzinfo=UTC)
+METERS = {m: MeterInfo(m, Decimal(10) ** 8, 3600, True) for m in ("M1", "M2")}
+
+
+def r(meter: str, ts: str, total: str, **extra: object) -> Reading:
+    return Reading(meter, datetime.fromisoformat(ts), Decimal(total), **extra)  # type: ignore[arg-type]
+
+
+def msg(*readings: Reading, topic: str | None = None) -> Message:
+    meter = readings[0].meter_id if readings else "M1"
+    return Message(topic or f"meters/{meter}/readings", b"{}", NOW, list(readings))
+
+
+def days(conn: psycopg.Connection[tuple[object, ...]], meter: str) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT day, volume_m3::text, readings, method, flags FROM daily_volumes WHERE meter_id = %s ORDER BY day",
+        (meter,),
+    ).fetchall()
+
+
+def test_duplicates_are_counted_and_conflicts_kept(database_url: str) -> None:
+    register_meters(database_url, ["M1", "M2"])
+    with psycopg.connect(database_url) as conn:
+        first = store(conn, [msg(r("M1", "2026-05-01T10:00+08:00", "100", battery_v=3.6))], METERS, ZONE)
+        second = store(
+            conn,
+            [
+                msg(r("M1", "2026-05-01T10:00+08:00", "100", battery_v=3.6)),  # the same again
+                msg(r("M1", "2026-05-01T02:00Z", "100", battery_v=3.6)),  # the same instant, written in UTC
+                msg(r("M1", "2026-05-01T10:00+08:00", "101")),  # same time, other value
+                msg(
+                    r("M2", "2026-05-01T10:00+08:00", "5"), r("M2", "2026-05-01T10:00+08:00", "5")
+                ),  # twice in one
+            ],
+            METERS,
+            ZONE,
+        )
+        stored = conn.execute("SELECT meter_id, total_m3::text FROM readings ORDER BY meter_id").fetchall()
+        conflicts = conn.execute(
+            "SELECT meter_id, total_m3::text, stored_total_m3::text FROM reading_conflicts"
+        )
+        conflict_rows = conflicts.fetchall()
+    assert (first.stored, first.duplicates, first.conflicts) == (1, 0, 0)
+    assert (second.stored, second.duplicates, second.conflicts) == (1, 3, 1)
+    assert stored == [("M1", "100"), ("M2", "5")]
+    assert conflict_rows == [("M1", "101", "100")]
+
+
+def test_refusals_and_status_are_recorded(database_url: str) -> None:
+    register_meters(database_url, ["M1"])
+    bad = Message(
+        "meters/M1/readings", b"not json", NOW, refusals=[Refusal(Reason.BAD_JSON, "not JSON: ...")]
+    )
+    status = Message("meters/M1/status", b"offline", NOW, status=Status.OFFLINE)
+    with psycopg.connect(database_url) as conn:
+        result = store(conn, [bad, status], METERS, ZONE)
+        rejected = conn.execute("SELECT topic, payload, reason FROM rejected_messages").fetchall()
+        state = conn.execute(
+            "SELECT last_status, last_status_at FROM meter_state WHERE meter_id = 'M1'"
+        ).fetchone()
+    assert result.rejected == {"bad_json": 1} and result.status_events == 1
+    assert rejected == [("meters/M1/readings", b"not json", "bad_json")]
+    assert state == ("offline", NOW)
+
+
+def test_state_holds_the_newest_device_time_not_the_last_received(database_url: str) -> None:
+    register_meters(database_url, ["M1"])
+    with psycopg.connect(database_url) as conn:
+        store(conn, [msg(r("M1", "2026-05-02T10:00+08:00", "250"))], METERS, ZONE)
+        store(conn, [msg(r("M1", "2026-05-01T10:00+08:00", "100"))], METERS, ZONE)  # late, older
+        state = conn.execute("SELECT last_reading_ts, last_total_m3::text FROM meter_state").fetchone()
+    assert state == (datetime.fromisoformat("2026-05-02T10:00+08:00"), "250")
+
+
+def test_a_late_reading_resplits_the_days_of_the_interval_it_falls_in(database_url: str) -> None:
+    register_meters(database_url, ["M1"])
+    with psycopg.connect(database_url) as conn:
+        store(
+            conn,
+            [msg(r("M1", "2026-05-01T00:00+08:00", "0"), r("M1", "2026-05-04T00:00+08:00", "300"))],
+            METERS,
+            ZONE,
+        )
+        before = days(conn, "M1")
+        store(conn, [msg(r("M1", "2026-05-03T00:00+08:00", "280"))], METERS, ZONE)  # the outage, late
+        after = days(conn, "M1")
+    assert [row[1] for row in before] == ["100.000000", "100.000000", "100.000000", "0.000000"]
+    assert [row[1] for row in after] == ["140.000000", "140.000000", "20.000000", "0.000000"]
+    assert after[0][3:] == ("incomplete", ["gap"])
+
+
+def test_rollover_and_reset_become_events(database_url: str) -> None:
+    register_meters(database_url, ["M1"])
+    base = datetime(2026, 5, 1, 8, tzinfo=ZONE)
+    readings = [
+        r("M1", (base + timedelta(hours=h)).isoformat(), t)
+        for h, t in enumerate(["99999980", "99999995", "15", "40", "3", "13"])
+    ]
+    with psycopg.connect(database_url) as conn:
+        store(conn, [msg(*readings)], METERS, ZONE)
+        events = conn.execute(
+            "SELECT kind, total_before::text, total_after::text FROM meter_events ORDER BY ts"
+        )
+        event_rows = events.fetchall()
+        (day,) = days(conn, "M1")
+    assert event_rows == [("rollover", "99999995", "15"), ("reset", "40", "3")]
+    assert day == (date(2026, 5, 1), "70.000000", 6, "incomplete", ["reset", "rollover"])  # 15+20+25+10
