@@ -8,12 +8,13 @@ from decimal import Decimal
 import psycopg
 
 INTAKE = """
-INSERT INTO intakes (code, name, owner, county, longitude, latitude, engineering_type, status, source_type, water_use)
+INSERT INTO intakes (code, name, owner, county, longitude, latitude, engineering_type, status, source_type,
+                     water_use)
 VALUES (%s, %s, 'test', '建平县', 119.6, 41.4, '机井', 'built', 'shallow_groundwater', 'irrigation')
 ON CONFLICT DO NOTHING"""
 METER = """
-INSERT INTO meters (meter_id, intake_code, meter_type, online_capable, report_interval_s, totalizer_capacity_m3,
-                    installed_on, removed_on)
+INSERT INTO meters (meter_id, intake_code, meter_type, online_capable, report_interval_s,
+                    totalizer_capacity_m3, installed_on, removed_on)
 VALUES (%s, %s, 'electromagnetic', true, %s, %s, '2020-01-01', %s)"""
 
 

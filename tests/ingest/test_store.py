@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from devices.codec import Reading, Reason, Refusal, Status
-from ingest.store import MeterInfo, Message, store
+from ingest.store import Message, MeterInfo, store
 from tests.ingest.fleet import register_meters
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -28,7 +28,8 @@ def msg(*readings: Reading, topic: str | None = None) -> Message:
 
 def days(conn: psycopg.Connection[tuple[object, ...]], meter: str) -> list[tuple[object, ...]]:
     return conn.execute(
-        "SELECT day, volume_m3::text, readings, method, flags FROM daily_volumes WHERE meter_id = %s ORDER BY day",
+        "SELECT day, volume_m3::text, readings, method, flags FROM daily_volumes "
+        "WHERE meter_id = %s ORDER BY day",
         (meter,),
     ).fetchall()
 

@@ -1,0 +1,29 @@
+"""Collector settings (``INTAKE_*`` environment variables)."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+
+from infra.settings import Settings
+
+
+def _default_client_id() -> str:
+    return f"intake-collector-{socket.gethostname()}"
+
+
+class CollectorSettings(Settings):
+    collector_client_id: str = Field(
+        default_factory=_default_client_id
+    )  # fixed: the session survives restarts
+    collector_group: str = "collectors"  # shared subscription group
+    collector_batch_size: int = Field(5000, gt=0)  # flush after this many readings ...
+    collector_batch_age_ms: int = Field(200, gt=0)  # ... or when the oldest unflushed message is this old
+    collector_receive_maximum: int = Field(10000, gt=0, le=65535)  # unacknowledged messages at most
+    collector_session_expiry_s: int = Field(7 * 86400, ge=0)  # how long the broker keeps our queue
+    collector_max_future_skew_s: int = Field(300, ge=0)
+    collector_max_readings_per_message: int = Field(10000, gt=0)
+    collector_metrics_port: int = Field(9108, ge=0, le=65535)  # 0: no metrics endpoint
+    collector_log_format: str = Field("json", pattern="^(json|text)$")
+    collector_shutdown_timeout_s: int = Field(30, gt=0)

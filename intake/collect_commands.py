@@ -1,0 +1,94 @@
+"""`intake collect` runs the collector; `intake volumes daily` and `intake meters status` read its work."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import date
+
+import orjson
+
+from infra.database import connect
+from infra.settings import Settings
+from ingest import logs, reports
+from ingest.collector import Collector
+from ingest.metrics import Metrics
+from ingest.settings import CollectorSettings
+
+
+def cmd_collect(_args: argparse.Namespace) -> int:
+    from intake.cli import load_settings
+
+    settings = load_settings(CollectorSettings)
+    return Collector(settings, logs.setup(settings.collector_log_format), Metrics()).run()
+
+
+def _emit(rows: list[dict[str, object]], fmt: str, columns: list[str]) -> None:
+    if fmt == "json":
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    else:
+        widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in columns}
+        print("  ".join(c.ljust(widths[c]) for c in columns))
+        for row in rows:
+            print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def cmd_volumes_daily(args: argparse.Namespace) -> int:
+    from intake.cli import load_settings
+
+    if args.to < args.since:
+        print(f"intake: --to {args.to} is before --from {args.since}", file=sys.stderr)
+        return 2
+    settings = load_settings(Settings)
+    with connect(settings.database_url, "intake-volumes") as conn:
+        rows = reports.daily_volumes(conn, args.meter, args.since, args.to)
+    _emit(rows, args.format, reports.DAILY_COLUMNS)
+    return 0
+
+
+def cmd_meters_status(args: argparse.Namespace) -> int:
+    from intake.cli import load_settings
+
+    settings = load_settings(Settings)
+    with connect(settings.database_url, "intake-meters") as conn:
+        rows = reports.meter_status(conn, args.meter)
+    _emit(rows, args.format, reports.STATUS_COLUMNS)
+    return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    collect = commands.add_parser(
+        "collect",
+        help="run the collector: MQTT readings into TimescaleDB (settings: INTAKE_COLLECTOR_*)",
+        description="Subscribe to every meter through a shared subscription, store readings in batches, "
+        "acknowledge each message only after its batch commits. Stops cleanly on SIGTERM or Ctrl-C.",
+    )
+    collect.set_defaults(handler=cmd_collect)
+
+    volumes = commands.add_parser("volumes", help="metered volumes: daily")
+    vol = volumes.add_subparsers(dest="volumes_command", metavar="ACTION", required=True)
+    daily = vol.add_parser("daily", help="a meter's daily volumes (local days), with method and flags")
+    daily.add_argument("--meter", required=True)
+    daily.add_argument("--from", dest="since", type=_day, required=True, help="first day, YYYY-MM-DD")
+    daily.add_argument("--to", type=_day, required=True, help="last day, YYYY-MM-DD (included)")
+    daily.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    daily.set_defaults(handler=cmd_volumes_daily)
+
+    meters = commands.add_parser("meters", help="meter state: status")
+    met = meters.add_subparsers(dest="meters_command", metavar="ACTION", required=True)
+    status = met.add_parser("status", help="each meter's newest reading, last seen, last total, last status")
+    status.add_argument("--meter", help="only this meter")
+    status.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    status.set_defaults(handler=cmd_meters_status)
