@@ -24,9 +24,14 @@ def status_topic(meter_id: str) -> str:
     return f"{ROOT}/{check_meter_id(meter_id)}/{Channel.STATUS}"
 
 
+def direct_subscriptions() -> list[str]:
+    """Every meter's readings and status: what a single collector subscribes to."""
+    return [f"{ROOT}/+/{channel}" for channel in Channel]
+
+
 def shared_subscriptions(group: str) -> list[str]:
-    """What a collector subscribes to: every meter's readings and status, shared within ``group``."""
-    return [f"$share/{group}/{ROOT}/+/{channel}" for channel in Channel]
+    """The same, shared within ``group``: the broker gives each message to one collector of the group."""
+    return [f"$share/{group}/{topic}" for topic in direct_subscriptions()]
 
 
 @dataclass(frozen=True, slots=True)

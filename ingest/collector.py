@@ -29,7 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.codec import Reason, Refusal
-from devices.topics import shared_subscriptions
+from devices.topics import direct_subscriptions, shared_subscriptions
 from infra.database import DatabaseUnavailable, connect
 from infra.settings import redact_url
 from ingest import queries as q
@@ -137,9 +137,14 @@ class Collector:
             log(self.log, logging.ERROR, "broker refused the connection", reason=str(reason))
             return
         self.generation += 1
-        options = SubscribeOptions(qos=1)
-        client.subscribe([(t, options) for t in shared_subscriptions(self.settings.collector_group)])
-        client.subscribe(DROPPED_TOPIC, qos=0)
+        # A resumed session keeps its subscriptions, except shared ones on brokers that forget them
+        # on restart: subscribe again then. Retain handling 1: retained statuses only on a new subscription.
+        shared = self.settings.collector_subscription == "shared"
+        if shared or not flags.session_present:
+            options = SubscribeOptions(qos=1, retainHandling=SubscribeOptions.RETAIN_SEND_IF_NEW_SUB)
+            topics = shared_subscriptions(self.settings.collector_group) if shared else direct_subscriptions()
+            client.subscribe([(t, options) for t in topics])
+            client.subscribe(DROPPED_TOPIC, qos=0)
         self.metrics.connected.set(1)
         log(
             self.log,
@@ -367,6 +372,7 @@ class Collector:
             broker=redact_url(self.settings.mqtt_url),
             database=redact_url(self.settings.database_url),
             client_id=self.settings.collector_client_id,
+            subscription=self.settings.collector_subscription,
             group=self.settings.collector_group,
             receive_maximum=self.settings.collector_receive_maximum,
             batch_size=self.settings.collector_batch_size,

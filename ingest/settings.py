@@ -17,6 +17,10 @@ class CollectorSettings(Settings):
     collector_client_id: str = Field(
         default_factory=_default_client_id
     )  # fixed: the session survives restarts
+    # direct: one collector takes every meter; survives broker restarts on Mosquitto 2.0 (docs/PROTOCOL.md).
+    # shared: several collectors share the load through $share/<group>/...; needs a broker that keeps
+    # shared subscriptions of persistent sessions across its restarts (Mosquitto 2.0.11 does not).
+    collector_subscription: str = Field("direct", pattern="^(direct|shared)$")
     collector_group: str = "collectors"  # shared subscription group
     collector_batch_size: int = Field(5000, gt=0)  # flush after this many readings ...
     collector_batch_age_ms: int = Field(200, gt=0)  # ... or when the oldest unflushed message is this old

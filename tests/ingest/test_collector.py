@@ -76,7 +76,8 @@ def test_a_batch_of_5000_readings_in_one_message_is_stored_whole(
 def test_random_order_gives_the_same_daily_volumes(database_url: str, broker: PrivateMosquitto) -> None:
     register_meters(database_url, ["ORDERED", "SHUFFLED"], interval_s=3600, capacity=Decimal(10) ** 8)
     rnd = random.Random(7)
-    ts, total, points = datetime(2026, 4, 28, 21, 13, tzinfo=ZONE), Decimal("99999000"), []
+    ts, total = datetime(2026, 4, 28, 21, 13, tzinfo=ZONE), Decimal("99999000")
+    points: list[Point] = []
     for _ in range(150):  # about six days, through a rollover at 10^8 and one reset
         ts += timedelta(minutes=rnd.randint(20, 95))
         total += Decimal(rnd.randint(0, 40_000)) / 1000
