@@ -30,6 +30,8 @@ def test_compose_mounts_the_projects_broker_config_and_builds_our_image() -> Non
     assert services["timescaledb"]["image"].startswith("timescale/timescaledb:")
     assert services["migrate"]["build"] == "."
     assert services["migrate"]["command"] == ["db", "migrate"]
+    assert services["collector"]["command"] == ["collect"]
+    assert services["collector"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert (ROOT / "Dockerfile").exists()
 
 
