@@ -143,8 +143,10 @@ for a persistent session, then drained (collector: from process start, including
 
 | consumer | time | readings/s | messages/s |
 |---|---|---|---|
-| `mosquitto_sub` (C, counts only): the ceiling | {ceiling:.1f} s | {readings / ceiling:,.0f} | {args.messages / ceiling:,.0f} |
-| `intake collect` (stored, rollups, state, ack after commit) | {ours:.1f} s | {readings / ours:,.0f} | {args.messages / ours:,.0f} |
+| `mosquitto_sub` (C, counts only): the ceiling | {ceiling:.1f} s | {readings / ceiling:,.0f} \
+| {args.messages / ceiling:,.0f} |
+| `intake collect` (stored, rollups, state, ack after commit) | {ours:.1f} s | {readings / ours:,.0f} \
+| {args.messages / ours:,.0f} |
 
 Collector / ceiling: {ceiling / ours:.2f}. Stored {stored[0]} readings, {stored[1]} distinct (no loss, no
 double count).
