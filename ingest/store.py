@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,10 +21,9 @@ import psycopg
 
 from devices.codec import Reading, Refusal, Status
 from ingest import queries as q
-from ingest.volumes import IntervalKind, Point, daily_volumes, day_bounds, intervals, touched_days
+from ingest.volumes import Point, daily_volumes, day_bounds, interval, local_day, touched_days
 
 Conn = psycopg.Connection[Any]
-EPSILON = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,14 +198,23 @@ def _write_volumes(
     """Recompute every meter-day the new readings touch, from the stored readings around them."""
     if not new:
         return 0
-    around = _points(
-        cur, ((m, min(r.ts for r in rs), max(r.ts for r in rs) + EPSILON) for m, rs in new.items())
-    )
-    touched = {m: touched_days([p.ts for p in around[m]], (r.ts for r in rs), zone) for m, rs in new.items()}
-    spans = [
-        (m, day_bounds(min(days), zone)[0], day_bounds(max(days), zone)[1]) for m, days in touched.items()
-    ]
-    points = _points(cur, spans)
+    # One fetch covers the local days of the new readings and their neighbours; only meters whose
+    # touched days reach further (a late reading inside a long outage) need a second, wider one.
+    spans = {
+        m: (
+            day_bounds(local_day(min(r.ts for r in rs), zone), zone)[0],
+            day_bounds(local_day(max(r.ts for r in rs), zone), zone)[1],
+        )
+        for m, rs in new.items()
+    }
+    points = _points(cur, ((m, lo, hi) for m, (lo, hi) in spans.items()))
+    touched = {m: touched_days([p.ts for p in points[m]], (r.ts for r in rs), zone) for m, rs in new.items()}
+    wider = {
+        m: (day_bounds(min(days), zone)[0], day_bounds(max(days), zone)[1]) for m, days in touched.items()
+    }
+    wider = {m: (lo, hi) for m, (lo, hi) in wider.items() if lo < spans[m][0] or hi > spans[m][1]}
+    if wider:
+        points.update(_points(cur, ((m, lo, hi) for m, (lo, hi) in wider.items())))
     cur.execute(q.STAGE_DAYS)
     count = 0
     events: list[tuple[Any, ...]] = []
@@ -228,15 +237,14 @@ def _write_volumes(
                     )
                 )
                 count += 1
+            drops = (interval(a, b, info.capacity) for a, b in pairwise(series) if b.total < a.total)
             events += [
-                (meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts)
-                for i in intervals(series, info.capacity)
-                if i.kind is not IntervalKind.NORMAL
+                (meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts) for i in drops
             ]
     cur.execute(q.UPSERT_DAYS)
     cur.execute(
         q.DELETE_EVENTS_IN,
-        ([m for m in points], [p[0].ts for p in points.values()], [p[-1].ts for p in points.values()]),
+        (list(points), [p[0].ts for p in points.values()], [p[-1].ts for p in points.values()]),
     )
     cur.executemany(q.INSERT_EVENT, events)
     return count

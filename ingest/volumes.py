@@ -121,55 +121,68 @@ def daily_volumes(
     wanted = sorted(set(days))
     if not wanted:
         return []
+    first_day, last_day = wanted[0], wanted[-1]
     acc = {d: _Day(flags=set()) for d in wanted}
+    bounds = {d: day_bounds(d, zone) for d in wanted}
     gap = max_gap.total_seconds()
-    for item in intervals(points, capacity):
-        first, last = local_day(item.start.ts, zone), local_day(item.end.ts, zone)
-        if last < wanted[0] or first > wanted[-1]:
+    local = [local_day(p.ts, zone) for p in points]  # each point's local day, computed once
+    for at in range(len(points) - 1):
+        start_day, end_day = local[at], local[at + 1]
+        if end_day < first_day or start_day > last_day:
             continue
+        item = interval(points[at], points[at + 1], capacity)
         length = item.seconds
-        for day in days_between(max(first, wanted[0]), min(last, wanted[-1])):
-            if day not in acc:
-                continue
-            start, end = day_bounds(day, zone)
-            overlap = (min(item.end.ts, end) - max(item.start.ts, start)).total_seconds()
-            if overlap <= 0:
-                continue
-            slot = acc[day]
-            assert slot.flags is not None
-            if item.volume is None:
-                slot.flags.add("reset")
-            elif overlap >= length:
-                slot.volume += item.volume
-            else:
-                slot.volume += item.volume * Decimal(round(overlap * 1e6)) / Decimal(round(length * 1e6))
-            if item.kind is IntervalKind.ROLLOVER:
-                slot.flags.add("rollover")
-            if length > gap:
-                slot.flags.add("gap")
-            else:
-                slot.covered += overlap
+        if start_day == end_day:  # the common case: the whole interval lies in one day
+            if start_day in acc:
+                _add(acc[start_day], item, length, length, gap)
+            continue
+        for day in days_between(max(start_day, first_day), min(end_day, last_day)):
+            if day in acc:
+                lo, hi = bounds[day]
+                overlap = (min(item.end.ts, hi) - max(item.start.ts, lo)).total_seconds()
+                if overlap > 0:
+                    _add(acc[day], item, overlap, length, gap)
+    inside: dict[date, list[datetime]] = {d: [] for d in wanted}
+    for point, day in zip(points, local, strict=True):
+        if day in inside:
+            inside[day].append(point.ts)
     out = []
     for day in wanted:
-        start, end = day_bounds(day, zone)
-        inside = [p.ts for p in points if start <= p.ts < end]
-        slot = acc[day]
+        lo, hi = bounds[day]
+        slot, stamps = acc[day], inside[day]
         assert slot.flags is not None
-        coverage = min(1.0, slot.covered / (end - start).total_seconds())
+        coverage = min(1.0, slot.covered / (hi - lo).total_seconds())
         metered = coverage >= 0.999999 and "reset" not in slot.flags
         out.append(
             DailyVolume(
                 day=day,
                 volume_m3=slot.volume.quantize(VOLUME_QUANTUM, rounding=ROUND_HALF_EVEN),
-                readings=len(inside),
-                first_ts=inside[0] if inside else None,
-                last_ts=inside[-1] if inside else None,
+                readings=len(stamps),
+                first_ts=stamps[0] if stamps else None,
+                last_ts=stamps[-1] if stamps else None,
                 coverage=round(coverage, 6),
                 method=Method.METERED if metered else Method.INCOMPLETE,
                 flags=tuple(sorted(slot.flags)),
             )
         )
     return out
+
+
+def _add(slot: _Day, item: Interval, overlap: float, length: float, gap: float) -> None:
+    """Add the part of ``item`` that lies in one day (``overlap`` of its ``length`` seconds)."""
+    assert slot.flags is not None
+    if item.volume is None:
+        slot.flags.add("reset")
+    elif overlap >= length:
+        slot.volume += item.volume
+    else:
+        slot.volume += item.volume * Decimal(round(overlap * 1e6)) / Decimal(round(length * 1e6))
+    if item.kind is IntervalKind.ROLLOVER:
+        slot.flags.add("rollover")
+    if length > gap:
+        slot.flags.add("gap")
+    else:
+        slot.covered += overlap
 
 
 def touched_days(stored: Sequence[datetime], new: Iterable[datetime], zone: ZoneInfo) -> set[date]:
