@@ -326,7 +326,7 @@ class Collector:
         oldest = 0.0
         max_age = self.settings.collector_batch_age_ms / 1000
         while True:
-            wait = max(0.0, oldest + max_age - time.monotonic()) if batch else 0.25
+            wait = min(0.25, max(0.0, oldest + max_age - time.monotonic())) if batch else 0.25  # see stopping
             try:
                 incoming: Incoming | None = self.inbox.get(timeout=wait)
             except queue.Empty:

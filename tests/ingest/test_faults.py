@@ -122,14 +122,20 @@ def assert_exactly_once(url: str) -> None:
     assert rollup == scratch
 
 
-def collector_process(url: str, mqtt_url: str, client_id: str, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")} | {
-        "INTAKE_DATABASE_URL": url,
-        "INTAKE_MQTT_URL": mqtt_url,
-        "INTAKE_COLLECTOR_CLIENT_ID": client_id,
-        "INTAKE_COLLECTOR_METRICS_PORT": "0",
-        "INTAKE_COLLECTOR_LOG_FORMAT": "text",
-    }
+def collector_process(
+    url: str, mqtt_url: str, client_id: str, log: Path, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = (
+        {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
+        | {
+            "INTAKE_DATABASE_URL": url,
+            "INTAKE_MQTT_URL": mqtt_url,
+            "INTAKE_COLLECTOR_CLIENT_ID": client_id,
+            "INTAKE_COLLECTOR_METRICS_PORT": "0",
+            "INTAKE_COLLECTOR_LOG_FORMAT": "text",
+        }
+        | (extra or {})
+    )
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "intake", "collect"], env=env, stdout=out, stderr=out)
 
@@ -238,3 +244,41 @@ def test_unacknowledged_window_is_bounded_while_the_database_is_away(
             postgres.start()
         wait_until(lambda: count(database_url, "readings") == 2000, timeout=120, what="all 2000 readings")
     assert 0 < held <= window
+
+
+def test_sigterm_drains_and_commits_what_the_collector_holds(
+    database_url: str, broker: PrivateMosquitto, tmp_path: Path
+) -> None:
+    """The collector holds 300 messages in a batch that would not flush for a minute; SIGTERM makes it
+    commit and acknowledge them before it exits. Its metrics endpoint shows the held window first."""
+    import urllib.request
+
+    from infra.sandbox import free_port
+    from tests.mqtt import publish_all
+
+    register_meters(database_url, ["T1"])
+    port = free_port()
+    log = tmp_path / "collector.log"
+    env_extra = {"INTAKE_COLLECTOR_BATCH_AGE_MS": "60000", "INTAKE_COLLECTOR_METRICS_PORT": str(port)}
+    process = collector_process(database_url, broker.url, f"c-{uuid.uuid4().hex[:6]}", log, env_extra)
+    try:
+        wait_until(lambda: "connected to broker" in log.read_text(), what="the collector to connect")
+        payloads = [
+            orjson.dumps({"ts": (START + timedelta(minutes=i)).isoformat(), "total_m3": i})
+            for i in range(300)
+        ]
+        publish_all(broker.url, readings_topic("T1"), payloads)
+
+        def metric(name: str) -> float:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+            return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+        wait_until(lambda: metric("intake_messages_received_total") == 300, what="300 messages received")
+        assert metric("intake_unacked_messages") == 300
+        assert count(database_url, "readings") == 0  # held, not yet committed
+        process.terminate()
+        assert process.wait(timeout=60) == 0, log.read_text()[-2000:]
+    finally:
+        process.kill()
+    assert count(database_url, "readings") == 300
+    assert "stopping: draining what is held" in log.read_text()
