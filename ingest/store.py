@@ -72,6 +72,20 @@ def _stored_values(row: Sequence[Any]) -> tuple[Any, ...]:
     return (total, flow, battery, rssi, tuple(alarms or ()))
 
 
+def _row(reading: Reading, message: Message) -> tuple[Any, ...]:
+    """A reading as stored: meter, device time, receive time, total, flow, battery, rssi, alarms."""
+    return (
+        reading.meter_id,
+        reading.ts,
+        message.received_at,
+        reading.total_m3,
+        reading.flow_m3h,
+        reading.battery_v,
+        reading.rssi,
+        list(reading.alarms),
+    )
+
+
 def _write_rejected(cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult) -> None:
     rows = [
         (m.received_at, m.topic, m.payload, r.element, str(r.reason), r.message)
@@ -100,26 +114,13 @@ def _write_readings(
     cur.execute(q.STAGE_READINGS)
     with cur.copy(q.COPY_STAGE) as copy:
         for reading, message in first.values():
-            copy.write_row(
-                (
-                    reading.meter_id,
-                    reading.ts,
-                    message.received_at,
-                    reading.total_m3,
-                    reading.flow_m3h,
-                    reading.battery_v,
-                    reading.rssi,
-                    list(reading.alarms),
-                    message.topic,
-                )
-            )
+            copy.write_row((*_row(reading, message), message.topic))
     low = min(ts for _m, ts in first)
     high = max(ts for _m, ts in first)
     stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_FOR_STAGE, (low, high)).fetchall()}
     inserted = {(m, ts) for m, ts in cur.execute(q.INSERT_FROM_STAGE).fetchall()}
-    raced = [
-        k for k in first if k not in inserted and k not in stored
-    ]  # stored meanwhile by another collector
+    # neither stored before nor inserted now: another collector stored it meanwhile
+    raced = [k for k in first if k not in inserted and k not in stored]
     if raced:
         keys = ([m for m, _ in raced], [ts for _, ts in raced], low, high)
         stored.update({(r[0], r[1]): r for r in cur.execute(q.STORED_BY_KEYS, keys).fetchall()})
@@ -135,21 +136,7 @@ def _write_readings(
             result.duplicates += 1
         else:
             result.conflicts += 1
-            cur.execute(
-                q.INSERT_CONFLICT,
-                (
-                    reading.meter_id,
-                    reading.ts,
-                    message.received_at,
-                    reading.total_m3,
-                    reading.flow_m3h,
-                    reading.battery_v,
-                    reading.rssi,
-                    list(reading.alarms),
-                    held[0],
-                    message.topic,
-                ),
-            )
+            cur.execute(q.INSERT_CONFLICT, (*_row(reading, message), held[0], message.topic))
     return new
 
 

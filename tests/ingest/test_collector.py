@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -22,16 +21,6 @@ from tests.ingest.harness import count, running_collector, scalar, settings_for,
 from tests.mqtt import publish_all
 
 ZONE = ZoneInfo("Asia/Shanghai")
-
-
-@pytest.fixture
-def broker() -> Iterator[PrivateMosquitto]:
-    """A broker of this test's own: collectors subscribe to every meter, so tests must not share one."""
-    instance = PrivateMosquitto().start()
-    try:
-        yield instance
-    finally:
-        instance.destroy()
 
 
 def reading(meter: str, ts: datetime, total: float, **extra: object) -> bytes:

@@ -13,7 +13,6 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -138,15 +137,6 @@ def collector_process(
     )
     with log.open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", "intake", "collect"], env=env, stdout=out, stderr=out)
-
-
-@pytest.fixture
-def broker() -> Iterator[PrivateMosquitto]:
-    instance = PrivateMosquitto().start()
-    try:
-        yield instance
-    finally:
-        instance.destroy()
 
 
 @pytest.mark.slow
