@@ -1,0 +1,54 @@
+"""What a rule finds: a problem of one of the rectification ledger's types (Annex 3), with evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class ProblemType(StrEnum):
+    """The seed's problem types (Annex 3 问题类型); values are codes, labels are the forms' words."""
+
+    UNAUTHORIZED = "unauthorized"  # 未经批准擅自取水
+    PERMIT_EXPIRED = "permit_expired"  # 取水许可证逾期失效仍取水
+    METERING = "metering"  # 计量设施安装及运维不规范
+    OVER_PERMIT = "over_permit"  # 未按规定取水
+    FEE_UNPAID = "fee_unpaid"  # 未按规定缴纳水资源费 (recorded by people; no rule detects it)
+
+
+PROBLEM_LABELS: dict[ProblemType, str] = {
+    ProblemType.UNAUTHORIZED: "未经批准擅自取水",
+    ProblemType.PERMIT_EXPIRED: "取水许可证逾期失效仍取水",
+    ProblemType.METERING: "计量设施安装及运维不规范",
+    ProblemType.OVER_PERMIT: "未按规定取水",
+    ProblemType.FEE_UNPAID: "未按规定缴纳水资源费",
+}
+
+
+class Severity(StrEnum):
+    WARNING = "warning"  # the condition is near: act before it happens
+    ALERT = "alert"  # the condition holds
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One rule's verdict on one intake, with the numbers and dates it rests on.
+
+    A finding is identified by (intake, rule): re-detection updates the open one, never adds another.
+    """
+
+    rule: str
+    problem: ProblemType
+    severity: Severity
+    intake_code: str
+    detected_on: date
+    description: str  # for the ledger's 问题描述, in the forms' language
+    evidence: Mapping[str, str | int | float] = field(default_factory=dict)
+    permit_no: str | None = None
+    meter_id: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.intake_code, self.rule)
