@@ -24,7 +24,7 @@ def cmd_collect(_args: argparse.Namespace) -> int:
     return Collector(settings, logs.setup(settings.collector_log_format), Metrics()).run()
 
 
-def _emit(rows: list[dict[str, object]], fmt: str, columns: list[str]) -> None:
+def emit(rows: list[dict[str, object]], fmt: str, columns: list[str]) -> None:
     if fmt == "json":
         sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     elif fmt == "csv":
@@ -54,7 +54,7 @@ def cmd_volumes_daily(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     with connect(settings.database_url, "intake-volumes") as conn:
         rows = reports.daily_volumes(conn, args.meter, args.since, args.to)
-    _emit(rows, args.format, reports.DAILY_COLUMNS)
+    emit(rows, args.format, reports.DAILY_COLUMNS)
     return 0
 
 
@@ -64,7 +64,7 @@ def cmd_meters_status(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     with connect(settings.database_url, "intake-meters") as conn:
         rows = reports.meter_status(conn, args.meter)
-    _emit(rows, args.format, reports.STATUS_COLUMNS)
+    emit(rows, args.format, reports.STATUS_COLUMNS)
     return 0
 
 

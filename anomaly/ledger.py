@@ -1,0 +1,107 @@
+"""The rectification ledger's rules (Annex 3), pure: what a sweep changes, and which moves are allowed.
+
+Lifecycle: open → rectifying (measure, responsible unit and person, deadline) → closed (销号: a note,
+by whom). Status-type findings (a meter offline, a clock off) resolve themselves when the condition
+clears; compliance findings are closed only by a person with a note.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from anomaly.findings import Finding
+
+STATUS_RULES = frozenset({"meter_offline", "clock_skew"})  # conditions that clear by themselves
+
+
+class State(StrEnum):
+    OPEN = "open"
+    RECTIFYING = "rectifying"
+    CLOSED = "closed"
+
+
+class LedgerError(ValueError):
+    """A move the lifecycle does not allow, or one missing what it requires."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenFinding:
+    """A finding in the ledger that is not closed, as the sweep sees it."""
+
+    id: int
+    rule: str
+    intake_code: str
+    state: State
+    severity: str
+    description: str
+    evidence: Mapping[str, object]
+    last_confirmed: date
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.intake_code, self.rule)
+
+
+@dataclass
+class SweepPlan:
+    create: list[Finding] = field(default_factory=list)
+    update: list[tuple[int, Finding]] = field(default_factory=list)  # still holds, with new numbers
+    resolve: list[OpenFinding] = field(default_factory=list)  # a status condition that cleared
+
+    @property
+    def empty(self) -> bool:
+        return not (self.create or self.update or self.resolve)
+
+
+def plan_sweep(
+    ledger: Mapping[tuple[str, str], OpenFinding], detected: Iterable[Finding], rules_evaluated: Iterable[str]
+) -> SweepPlan:
+    """What a sweep changes: new findings, open ones whose evidence changed, status findings that cleared.
+
+    A finding detected again with the same severity, description and evidence on the same day changes
+    nothing, so running a sweep twice is a no-op. Only rules the sweep evaluated can resolve.
+    """
+    plan = SweepPlan()
+    seen: set[tuple[str, str]] = set()
+    for finding in detected:
+        if finding.key in seen:
+            raise LedgerError(f"rule {finding.rule} reported intake {finding.intake_code} twice in one sweep")
+        seen.add(finding.key)
+        held = ledger.get(finding.key)
+        if held is None:
+            plan.create.append(finding)
+        elif (held.severity, held.description, dict(held.evidence), held.last_confirmed) != (
+            str(finding.severity),
+            finding.description,
+            dict(finding.evidence),
+            finding.detected_on,
+        ):
+            plan.update.append((held.id, finding))
+    evaluated = set(rules_evaluated)
+    plan.resolve = [
+        f
+        for key, f in sorted(ledger.items())
+        if key not in seen and f.rule in evaluated and f.rule in STATUS_RULES
+    ]
+    return plan
+
+
+def check_rectifying(state: State, measure: str, responsible: str) -> None:
+    if state is not State.OPEN:
+        raise LedgerError(f"only an open finding can move to rectifying; this one is {state}")
+    if not measure.strip() or not responsible.strip():
+        raise LedgerError(
+            "rectifying needs the measure (整改措施) and the responsible unit and person (责任单位及责任人)"
+        )
+
+
+def check_closing(state: State, note: str, actor: str) -> None:
+    if state is State.CLOSED:
+        raise LedgerError("this finding is already closed")
+    if state is not State.RECTIFYING:
+        raise LedgerError("a finding is closed (销号) after rectification: move it to rectifying first")
+    if not note.strip() or not actor.strip():
+        raise LedgerError("closing needs a note (整改完成情况) and who closes it")
