@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import orjson
 import psycopg
 import pytest
 
@@ -167,7 +168,7 @@ def test_findings_commands(database_url: str, tmp_path: Path) -> None:
         f"{row['id']},closed,over_permit,alert,over_permit,I-JP-1,"
     )
     history = intake("findings", "history", str(row["id"]), "--format", "json", **env)
-    assert [e["action"] for e in __import__("orjson").loads(history.stdout)] == [
+    assert [e["action"] for e in orjson.loads(history.stdout)] == [
         "detected",
         "rectifying",
         "closed",
