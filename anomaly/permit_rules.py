@@ -66,14 +66,16 @@ def project_annual(
     ytd_m3: Decimal,
     as_of: date,
     earlier_years: Sequence[Mapping[date, Decimal]],
-    recent_daily_m3: Sequence[Decimal],
+    recent_rate_m3_per_day: Decimal | None,
     th: Thresholds,
 ) -> tuple[Decimal, str]:
     """The year's volume projected from the year so far, and how it was projected.
 
     With earlier years: the share of their annual volume they had reached by this calendar day
     (averaged) is the seasonal shape, and the projection is year-to-date / that share. Without
-    (or when that share is too thin to divide by): year-to-date + the recent daily rate × days left.
+    (or when that share is too thin to divide by): year-to-date + the recent daily rate (the mean of
+    the last ``projection_recent_days`` days) × days left. Earlier years may be given by day or by
+    month (a month's volume dated on its last day).
     """
     shares = []
     for days in earlier_years:
@@ -90,10 +92,10 @@ def project_annual(
                 ytd_m3 / shape,
                 f"seasonal shape of {len(shares)} earlier year(s): {shape * 100:.1f}% by this day",
             )
-    recent = list(recent_daily_m3)[-th.projection_recent_days :]
-    rate = sum(recent, Decimal(0)) / len(recent) if recent else Decimal(0)
+    rate = recent_rate_m3_per_day or Decimal(0)
     left = (date(as_of.year, 12, 31) - as_of).days
-    return ytd_m3 + rate * left, f"recent {len(recent)}-day rate {rate:.3f} m³/day for {left} remaining days"
+    method = f"recent {th.projection_recent_days}-day rate {rate:.3f} m³/day for {left} remaining days"
+    return ytd_m3 + rate * left, method
 
 
 def projected_over_permit(

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import calendar
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from anomaly import sweep
+from anomaly.annual import MonthMeasured
 from anomaly.findings import Finding
-from anomaly.ledger import LedgerError, OpenFinding, State, SweepPlan, check_closing, check_rectifying
+from anomaly.ledger import (
+    LedgerError,
+    OpenFinding,
+    State,
+    SweepPlan,
+    check_closing,
+    check_rectifying,
+    plan_sweep,
+)
+from anomaly.meter_rules import MeterDay, TotalizerEvent
+from anomaly.sweep import Snapshot
+from anomaly.thresholds import Thresholds
+from devices import queries as dq
+from devices.calibration import CalibrationPeriods
+from devices.model import Intake, Meter, Permit
 
 Conn = psycopg.Connection[Any]
 SWEEP_LOCK = 0x66696E64  # "find": one sweep writes the ledger at a time, however many monitors run
@@ -176,3 +196,96 @@ def history(conn: Conn, finding_id: int) -> list[dict[str, Any]]:
         {"at": at, "actor": actor, "action": action, "details": details}
         for at, actor, action, details in conn.execute(HISTORY, (finding_id,)).fetchall()
     ]
+
+
+# --- the sweep's snapshot --------------------------------------------------------------------------------
+MEASURED = "(d.method = 'metered' OR ('gap' = ANY(d.flags) AND NOT 'reset' = ANY(d.flags)))"
+MONTHS = f"""
+SELECT m.intake_code, date_trunc('month', d.day)::date AS month,
+       count(*) FILTER (WHERE {MEASURED}), coalesce(sum(d.volume_m3) FILTER (WHERE {MEASURED}), 0), sum(d.volume_m3)
+FROM daily_volumes d JOIN meters m ON m.meter_id = d.meter_id
+WHERE d.day BETWEEN %(first)s AND %(last)s
+GROUP BY 1, 2"""
+LAST_SEEN = "SELECT meter_id, last_received_at FROM meter_state WHERE last_received_at IS NOT NULL"
+RECENT_RATE = """
+SELECT m.intake_code, sum(d.volume_m3) / %(days)s
+FROM daily_volumes d JOIN meters m ON m.meter_id = d.meter_id
+WHERE d.day > %(as_of)s::date - %(days)s AND d.day <= %(as_of)s GROUP BY 1"""
+SINCE_EXPIRY = """
+SELECT i.code, sum(d.volume_m3)
+FROM daily_volumes d JOIN meters m ON m.meter_id = d.meter_id JOIN intakes i ON i.code = m.intake_code
+JOIN permits p ON p.permit_no = i.permit_no
+WHERE d.day > p.valid_to AND d.day <= %(as_of)s AND d.day > %(as_of)s::date - 400
+GROUP BY 1 HAVING sum(d.volume_m3) > 0"""
+RESETS = (
+    "SELECT meter_id, ts, kind, total_before, total_after FROM meter_events WHERE kind = 'reset' AND ts >= %s"
+)
+RECENT_DAYS = """
+SELECT d.meter_id, d.day, d.volume_m3, d.coverage, coalesce(f.flowing, false)
+FROM daily_volumes d
+LEFT JOIN (SELECT meter_id, (ts AT TIME ZONE %(zone)s)::date AS day, bool_or(flow_m3h > 0) AS flowing
+           FROM readings WHERE ts >= %(since)s GROUP BY 1, 2) f ON f.meter_id = d.meter_id AND f.day = d.day
+WHERE d.day > %(as_of)s::date - %(days)s AND d.day <= %(as_of)s
+ORDER BY d.meter_id, d.day"""
+
+
+def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days: int = 30) -> Snapshot:
+    """Everything a sweep reads, in a few set-based queries (bounded by date: no full scans of readings)."""
+    permits = {
+        p.permit_no: p for p in (dq.record_from_row(Permit, r) for r in conn.execute(dq.select_all(Permit)))
+    }
+    intakes = [dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake))]
+    meters = [dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))]
+    year_start = date(as_of.year, 1, 1)
+    ytd_m3: dict[str, Decimal] = defaultdict(Decimal)
+    ytd_months: dict[str, list[MonthMeasured]] = defaultdict(list)
+    earlier: dict[str, dict[int, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    rows = conn.execute(MONTHS, {"first": date(as_of.year - 3, 1, 1), "last": as_of}).fetchall()
+    for code, month, measured_days, measured, volume in rows:
+        if month.year == as_of.year:
+            ytd_m3[code] += volume
+            ytd_months[code].append(MonthMeasured(month.month, measured_days, measured))
+        else:
+            month_end = date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
+            earlier[code][month.year][month_end] = volume
+    resets: dict[str, list[TotalizerEvent]] = defaultdict(list)
+    for meter_id, ts, kind, before, after in conn.execute(
+        RESETS, (datetime.combine(year_start, time.min, ZoneInfo(zone)),)
+    ):
+        resets[meter_id].append(TotalizerEvent(ts, kind, before, after))
+    recent: dict[str, list[MeterDay]] = defaultdict(list)
+    since = now - timedelta(days=8)
+    for meter_id, day, volume, coverage, flowing in conn.execute(
+        RECENT_DAYS, {"zone": zone, "since": since, "as_of": as_of, "days": 7}
+    ):
+        recent[meter_id].append(MeterDay(day, volume, coverage, flowing))
+    return Snapshot(
+        as_of=as_of,
+        now=now,
+        permits=permits,
+        intakes=intakes,
+        active_meters={m.intake_code: m for m in meters if m.is_active},
+        last_calibrated=dict(conn.execute(dq.LAST_CALIBRATIONS).fetchall()),
+        last_seen=dict(conn.execute(LAST_SEEN).fetchall()),
+        ytd_m3=dict(ytd_m3),
+        ytd_months=dict(ytd_months),
+        earlier_months={c: [years[y] for y in sorted(years)] for c, years in earlier.items()},
+        recent_rate=dict(conn.execute(RECENT_RATE, {"as_of": as_of, "days": recent_days}).fetchall()),
+        since_expiry_m3=dict(conn.execute(SINCE_EXPIRY, {"as_of": as_of}).fetchall()),
+        resets=dict(resets),
+        recent_days=dict(recent),
+    )
+
+
+def run_sweep(
+    conn: Conn, snapshot: Snapshot, periods: CalibrationPeriods, th: Thresholds
+) -> dict[str, int] | None:
+    """Evaluate every rule and bring the ledger up to date; None when another sweep holds the lock."""
+    if not sweep_lock(conn):
+        return None
+    try:
+        found = sweep.evaluate(snapshot, periods, th)
+        counts = apply_sweep(conn, plan_sweep(load_open(conn), found, sweep.RULES), snapshot.now)
+        return {**counts, "findings": len(found)}
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))

@@ -79,21 +79,21 @@ def test_over_permit_sums_every_intake_under_the_permit() -> None:
 def test_projection_uses_the_seasonal_shape_of_earlier_years() -> None:
     # earlier year: 40 m³ by 30 September out of 100 m³ in the year -> 40 % by this day
     earlier = {date(2025, 3, 1): Decimal(10), date(2025, 9, 30): Decimal(30), date(2025, 10, 1): Decimal(60)}
-    projected, method = project_annual(Decimal(48), AS_OF, [earlier], [], TH)
+    projected, method = project_annual(Decimal(48), AS_OF, [earlier], None, TH)
     assert projected == Decimal(120)  # 48 / 0.4
     assert method.startswith("seasonal shape of 1 earlier year(s): 40.0%")
 
 
 def test_projection_without_history_uses_the_recent_rate() -> None:
-    # 30 days at 2 m³/day; 92 days left after 30 September: 100 + 2 * 92 = 284
-    projected, method = project_annual(Decimal(100), AS_OF, [], [Decimal(5)] * 10 + [Decimal(2)] * 30, TH)
+    # 2 m³/day over the last 30 days; 92 days left after 30 September: 100 + 2 * 92 = 284
+    projected, method = project_annual(Decimal(100), AS_OF, [], Decimal(2), TH)
     assert projected == Decimal(284)
     assert method == "recent 30-day rate 2.000 m³/day for 92 remaining days"
 
 
 def test_projection_ignores_a_seasonal_shape_too_thin_to_divide_by() -> None:
     earlier = {date(2025, 1, 5): Decimal(1), date(2025, 12, 1): Decimal(99)}  # 1 % by September: too thin
-    projected, method = project_annual(Decimal(10), AS_OF, [earlier], [Decimal(1)] * 30, TH)
+    projected, method = project_annual(Decimal(10), AS_OF, [earlier], Decimal(1), TH)
     assert projected == Decimal(102) and method.startswith("recent 30-day rate")
 
 

@@ -1,0 +1,107 @@
+"""A sweep over a registry with stored volumes finds what a person would, and a re-run changes nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import psycopg
+
+from devices.forms import Table
+from tests.devices.registry_files import good_rows, write_workbook
+from tests.devices.test_registry import import_file
+from tests.intake.test_cli import intake
+
+# As of 20 November 2026 (the end of that local day):
+# - permit JP (12.5万 = 125,000 m³, groundwater, valid to 2026-12-31) covers I-JP-1 and I-JP-2;
+#   I-JP-1 withdrew 500 m³/day from 1 January: 324 days = 162,000 m³ > 125,000 -> over_permit (both
+#   intakes), projected_over_permit (both); 41 days left -> permit_expiring (both);
+#   M-JP-1 (DN80 water meter, calibrated 2024-04-02, every 2 years) -> calibration_overdue;
+#   M-JP-2 cannot report online, and JP ≥ 5万 m³ of groundwater -> online_monitoring_missing (I-JP-2).
+# - I-BP-1's meter M-BP-1 (online-capable) last reported 30 hours before the sweep -> meter_offline.
+# - I-X-1 has no permit and withdrew 20 m³/day -> no_permit.
+EXPECTED = {
+    ("I-JP-1", "over_permit"),
+    ("I-JP-2", "over_permit"),
+    ("I-JP-1", "projected_over_permit"),
+    ("I-JP-2", "projected_over_permit"),
+    ("I-JP-1", "permit_expiring"),
+    ("I-JP-2", "permit_expiring"),
+    ("I-JP-1", "calibration_overdue"),
+    ("I-JP-2", "online_monitoring_missing"),
+    ("I-BP-1", "meter_offline"),
+    ("I-X-1", "no_permit"),
+}
+VOLUMES = """
+INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, coverage, method)
+SELECT %s, d::date, %s, 96, 1.0, 'metered' FROM generate_series(%s::date, %s::date, interval '1 day') d"""
+SEEN = """
+INSERT INTO meter_state (meter_id, last_received_at)
+VALUES (%s, '2026-11-21 00:00+08'::timestamptz - %s::interval)"""
+
+
+def registry(database_url: str, tmp_path: Path) -> None:
+    rows = good_rows()
+    rows[Table.INTAKES].append(
+        [
+            "I-X-1",
+            "无证井",
+            "个人",
+            None,
+            "建平县",
+            "沙海镇",
+            "119.6,41.4",
+            "机井",
+            100,
+            "已建",
+            "浅层",
+            None,
+            None,
+            "农业灌溉",
+            None,
+            None,
+        ]
+    )
+    rows[Table.METERS].append(
+        ["M-X-1", "I-X-1", "电磁流量计", 50, None, "是", 60, None, date(2024, 1, 1), None, None]
+    )
+    rows[Table.CALIBRATIONS].append(["M-X-1", date(2025, 6, 1), "合格", None])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        import_file(conn, write_workbook(tmp_path, rows))
+        conn.execute(VOLUMES, ("M-JP-1", 500, "2026-01-01", "2026-11-20"))
+        conn.execute(VOLUMES, ("M-X-1", 20, "2026-01-01", "2026-11-20"))
+        for meter, ago in (("M-JP-1", "1 hour"), ("M-BP-1", "30 hours"), ("M-X-1", "2 hours")):
+            conn.execute(SEEN, (meter, ago))
+
+
+def open_findings(database_url: str) -> set[tuple[str, str]]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT intake_code, rule FROM findings WHERE state <> 'closed'").fetchall()
+    return {(str(i), str(r)) for i, r in rows}
+
+
+def test_sweep_finds_what_a_person_would_and_a_rerun_changes_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    registry(database_url, tmp_path)
+    env = {"INTAKE_DATABASE_URL": database_url}
+    first = intake("check", "--as-of", "2026-11-20", **env)
+    assert first.returncode == 0, first.stderr
+    assert "ledger: 10 new, 0 updated, 0 resolved" in first.stdout
+    assert open_findings(database_url) == EXPECTED
+    second = intake("check", "--as-of", "2026-11-20", **env)
+    assert "ledger: 0 new, 0 updated, 0 resolved" in second.stdout
+    with psycopg.connect(database_url, autocommit=True) as conn:  # M-BP-1 reports again
+        conn.execute(
+            "UPDATE meter_state SET last_received_at = '2026-11-20 23:00+08' WHERE meter_id = 'M-BP-1'"
+        )
+        description = conn.execute(
+            "SELECT description FROM findings WHERE rule = 'over_permit' AND intake_code = 'I-JP-1'"
+        ).fetchone()
+    third = intake("check", "--as-of", "2026-11-20", **env)
+    assert "ledger: 0 new, 0 updated, 1 resolved" in third.stdout
+    assert open_findings(database_url) == EXPECTED - {("I-BP-1", "meter_offline")}
+    assert description == (
+        "2026年截至11月20日计量取水量16.2000万m³，超过许可证取水(辽朝JP)字[2022]第00001号"
+        "许可水量12.5000万m³（129.6%）",
+    )
