@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from anomaly import sweep
-from anomaly.annual import MonthMeasured
+from anomaly.annual import AnnualVolume, MonthMeasured, annual_volume
 from anomaly.findings import Finding
 from anomaly.ledger import (
     LedgerError,
@@ -289,3 +289,26 @@ def run_sweep(
         return {**counts, "findings": len(found)}
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))
+
+
+def annual_by_intake(conn: Conn, years: list[int], today: date) -> dict[str, list[AnnualVolume]]:
+    """Each intake's volume and 数据获取方式 for ``years`` (the current year up to ``today``)."""
+    intakes = [dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake))]
+    periods: dict[str, list[tuple[date, date | None]]] = defaultdict(list)
+    for meter in (dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))):
+        periods[meter.intake_code].append((meter.installed_on, meter.removed_on))
+    measured: dict[tuple[str, int], list[MonthMeasured]] = defaultdict(list)
+    last = min(date(years[-1], 12, 31), today)
+    for code, month, days, volume, _all in conn.execute(
+        MONTHS, {"first": date(years[0], 1, 1), "last": last}
+    ):
+        measured[(code, month.year)].append(MonthMeasured(month.month, days, volume))
+    return {
+        i.code: [
+            annual_volume(
+                y, today, measured.get((i.code, y), []), periods.get(i.code, []), i.design_daily_capacity_m3
+            )
+            for y in years
+        ]
+        for i in intakes
+    }

@@ -73,7 +73,7 @@ def _permit_findings(snapshot: Snapshot, th: Thresholds) -> list[Finding]:
         ytd = {i.code: _ytd(snapshot, i.code) for i in intakes}
         found += permit_rules.over_permit(permit, intakes, ytd, as_of)
         total = sum(ytd.values(), Decimal(0))
-        earlier = _sum_years([snapshot.earlier_months.get(i.code, []) for i in intakes])  # the permit's shape
+        earlier = sum_years([snapshot.earlier_months.get(i.code, []) for i in intakes])  # the permit's shape
         rate = sum((snapshot.recent_rate.get(i.code, Decimal(0)) for i in intakes), Decimal(0))
         projected, method = permit_rules.project_annual(total, as_of, earlier, rate, th)
         found += permit_rules.projected_over_permit(permit, intakes, total, projected, method, as_of, th)
@@ -86,7 +86,7 @@ def _permit_findings(snapshot: Snapshot, th: Thresholds) -> list[Finding]:
     return found
 
 
-def _sum_years(per_intake: Sequence[Sequence[Mapping[date, Decimal]]]) -> list[dict[date, Decimal]]:
+def sum_years(per_intake: Sequence[Sequence[Mapping[date, Decimal]]]) -> list[dict[date, Decimal]]:
     years: dict[int, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for intake_years in per_intake:
         for year in intake_years:

@@ -23,7 +23,7 @@ from infra.broker import BrokerUnavailable, probe
 from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
 from infra.settings import Settings, redact_url
-from intake import check_commands, collect_commands, findings_commands, registry_commands
+from intake import check_commands, collect_commands, findings_commands, registry_commands, report_commands
 
 STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
 
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     collect_commands.add_parsers(commands)
     findings_commands.add_parser(commands)
     check_commands.add_parser(commands)
+    report_commands.add_parser(commands)
     return parser
 
 

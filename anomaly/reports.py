@@ -1,0 +1,235 @@
+"""The forms' reports as rows: Annex 1 §三 annual volumes, Annex 2 summary, Annex 3 ledger, and the
+compliance table per permit. Pure: headers in the forms' words and order, volumes in 万m³ (4 decimals).
+
+The Annex 2 and Annex 3 headers are the seed's own text, spelling included (tests compare them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from anomaly.annual import AnnualVolume, Method
+from anomaly.findings import PROBLEM_LABELS, ProblemType
+from anomaly.permit_rules import project_annual
+from anomaly.sweep import Snapshot, sum_years
+from anomaly.thresholds import Thresholds
+from devices.forms import label
+from devices.model import ConstructionStatus, Intake, Permit
+
+WAN = Decimal(10_000)
+
+SUMMARY_HEADERS = [
+    "序号",
+    "取水口名称",
+    "取水口编号",
+    "所在行政区",
+    "取水口坐标",
+    "取水工程(设施)类型",
+    "取水工程运行状态",
+    "取水水源类型",
+    "取水用途",
+    "是否取得取水许可证",
+    "许可水量",
+    "近4年平均均取水量",
+    "是否安装监测计量设施",
+    "监测计量设施是否正常运行",
+    "取水单位名称或责任人姓名",
+    "联系电话",
+]
+LEDGER_HEADERS = [
+    "序号",
+    "取水项目名称",
+    "取水单位名称 (个人姓名)",
+    "问题类型",
+    "问题描述",
+    "整改措施",
+    "责任单位及 责任人",
+    "整改时限",
+    "整改完成情况",
+]
+COMPLIANCE_HEADERS = [
+    "许可证号",
+    "审批机关",
+    "有效期止",
+    "取水口编号",
+    "许可水量(万m³)",
+    "计量取水量(万m³)",
+    "已用比例",
+    "预计全年取水量(万m³)",
+    "预计比例",
+    "预计方法",
+    "状态",
+]
+
+
+def wan(volume_m3: Decimal) -> Decimal:
+    return (volume_m3 / WAN).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def _percent(part: Decimal, whole: Decimal) -> str:
+    return f"{part / whole * 100:.1f}%" if whole > 0 else ("∞" if part > 0 else "0.0%")
+
+
+def registration_headers(years: Sequence[int]) -> list[str]:
+    ordinal = ["第一年", "第二年", "第三年", "第四年"]
+    return (
+        ["取水口编号", "取水口名称", "取水单位名称", "许可证号", "审批机关", "有效期"]
+        + [f"实际取水量(万m³){ordinal[n]}({year})" for n, year in enumerate(years)]
+        + ["数据获取方式", "各年数据获取方式"]
+    )
+
+
+def overall_method(volumes: Sequence[AnnualVolume]) -> Method:
+    """One 数据获取方式 for the form's four years: 监测计量 only when every year was."""
+    methods = {v.method for v in volumes}
+    if methods == {Method.METERED}:
+        return Method.METERED
+    return Method.OTHER if Method.OTHER in methods and len(methods) == 1 else Method.ESTIMATED
+
+
+def registration_rows(
+    intakes: Sequence[Intake], permits: Mapping[str, Permit], annual: Mapping[str, Sequence[AnnualVolume]]
+) -> list[list[Any]]:
+    rows = []
+    for intake in intakes:
+        permit = permits.get(intake.permit_no) if intake.permit_no else None
+        volumes = annual.get(intake.code, [])
+        rows.append(
+            [
+                intake.code,
+                intake.name,
+                intake.owner,
+                intake.permit_no or "",
+                permit.authority if permit else "",
+                f"{permit.valid_from}至{permit.valid_to}" if permit else "",
+                *[v.volume_wan for v in volumes],
+                overall_method(volumes).value,
+                "；".join(f"{v.year}:{v.method.value}" for v in volumes),
+            ]
+        )
+    return rows
+
+
+def summary_rows(
+    snapshot: Snapshot, averages: Mapping[str, Decimal], running: Mapping[str, bool]
+) -> list[list[Any]]:
+    """Annex 2 (取水口核查登记汇总表): one row per intake."""
+    rows = []
+    for n, intake in enumerate(snapshot.intakes, start=1):
+        permit = snapshot.permits.get(intake.permit_no) if intake.permit_no else None
+        meter = snapshot.active_meters.get(intake.code)
+        place = intake.county + (intake.township or "")
+        rows.append(
+            [
+                n,
+                intake.name,
+                intake.code,
+                place,
+                f"{intake.longitude},{intake.latitude}",
+                intake.engineering_type,
+                label(intake.status),
+                label(intake.source_type),
+                label(intake.water_use),
+                "是" if permit else "否",
+                wan(permit.annual_volume_m3) if permit else "",
+                wan(averages.get(intake.code, Decimal(0))),
+                "是" if meter else "否",
+                ("是" if running.get(intake.code) else "否") if meter else "",
+                intake.owner,
+                "",
+            ]
+        )
+    return rows
+
+
+def ledger_rows(findings: Sequence[Mapping[str, Any]], intakes: Mapping[str, Intake]) -> list[list[Any]]:
+    """Annex 3 (取水口整改提升情况表): one row per finding, oldest first."""
+    rows = []
+    for n, f in enumerate(findings, start=1):
+        intake = intakes.get(f["intake_code"])
+        if f["state"] == "closed":
+            done = f"已销号（{f['closed_by']}，{f['closed_on']:%Y-%m-%d}）：{f['close_note']}"
+        else:
+            done = "整改中" if f["state"] == "rectifying" else "未整改"
+        rows.append(
+            [
+                n,
+                intake.name if intake else f["intake_code"],
+                intake.owner if intake else "",
+                PROBLEM_LABELS[ProblemType(f["problem"])],
+                f["description"],
+                f["measure"] or "",
+                f["responsible"] or "",
+                f["deadline"].isoformat() if f["deadline"] else "",
+                done,
+            ]
+        )
+    return rows
+
+
+def compliance_rows(snapshot: Snapshot, th: Thresholds) -> list[list[Any]]:
+    """Per permit: permitted, metered so far, % used, projection and status."""
+    rows = []
+    for number, permit in sorted(snapshot.permits.items()):
+        intakes = [i for i in snapshot.intakes if i.permit_no == number]
+        ytd = sum((snapshot.ytd_m3.get(i.code, Decimal(0)) for i in intakes), Decimal(0))
+        rate = sum((snapshot.recent_rate.get(i.code, Decimal(0)) for i in intakes), Decimal(0))
+        earlier = sum_years([snapshot.earlier_months.get(i.code, []) for i in intakes])
+        projected, method = project_annual(ytd, snapshot.as_of, earlier, rate, th)
+        share = projected / permit.annual_volume_m3 if permit.annual_volume_m3 > 0 else Decimal(0)
+        if ytd > permit.annual_volume_m3:
+            status = "超许可"
+        elif snapshot.as_of > permit.valid_to:
+            status = "许可证已过期"
+        elif share >= th.projected_alert_share:
+            status = "预计超许可"
+        elif share >= th.projected_warning_share:
+            status = "预警"
+        else:
+            status = "正常"
+        rows.append(
+            [
+                number,
+                permit.authority,
+                permit.valid_to.isoformat(),
+                "、".join(i.code for i in intakes),
+                wan(permit.annual_volume_m3),
+                wan(ytd),
+                _percent(ytd, permit.annual_volume_m3),
+                wan(projected),
+                _percent(projected, permit.annual_volume_m3),
+                method,
+                status,
+            ]
+        )
+    return rows
+
+
+def running_normally(snapshot: Snapshot, open_rules: Mapping[str, set[str]]) -> dict[str, bool]:
+    """监测计量设施是否正常运行: an active meter with no open metering finding against it."""
+    metering = {
+        "meter_offline",
+        "calibration_overdue",
+        "totalizer_reset",
+        "totalizer_stuck",
+        "flow_mismatch",
+        "over_design_capacity",
+        "clock_skew",
+    }
+    return {
+        i.code: i.status is not ConstructionStatus.DECOMMISSIONED
+        and not (open_rules.get(i.code, set()) & metering)
+        for i in snapshot.intakes
+        if i.code in snapshot.active_meters
+    }
+
+
+def years_ending(year: int) -> list[int]:
+    return [year - 3, year - 2, year - 1, year]
+
+
+def as_of_for(year: int, today: date) -> date:
+    return min(date(year, 12, 31), today)

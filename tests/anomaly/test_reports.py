@@ -1,0 +1,83 @@
+"""The forms' reports: headers as in the seed's forms, contents from a hand-built registry."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import openpyxl
+
+from anomaly.reports import LEDGER_HEADERS, SUMMARY_HEADERS, registration_headers
+from tests.anomaly.test_sweep import registry
+from tests.intake.test_cli import intake
+
+SEED = next((Path(__file__).resolve().parents[3] / "shared" / "seed").glob("*.txt")).read_text(
+    encoding="utf-8"
+)
+
+
+def form_header(annex: str) -> list[str]:
+    """The header row (序号 ...) of an annex in the seed's text."""
+    after = SEED.split(f"\n{annex}\n", 1)[1]
+    line = next(line for line in after.splitlines() if line.startswith("序号"))
+    return [cell for cell in line.split("\t") if cell]
+
+
+def test_report_headers_match_the_seed_forms() -> None:
+    assert form_header("附件 2") == SUMMARY_HEADERS
+    assert form_header("附件 3") == LEDGER_HEADERS
+    annex_1 = SEED.split("\n附件 1\n", 1)[1].split("\n附件 2\n", 1)[0]
+    for word in ("许可证号", "审批机关", "有效期", "实际取水量", "数据获取方式", "第一年", "第四年"):
+        assert word in annex_1
+        assert any(word in h for h in registration_headers([2023, 2024, 2025, 2026]))
+
+
+def read_csv(path: Path) -> list[list[str]]:
+    with path.open(encoding="utf-8-sig") as handle:
+        return list(csv.reader(handle))
+
+
+def test_reports_from_a_swept_registry(database_url: str, tmp_path: Path) -> None:
+    registry(database_url, tmp_path)
+    env = {"INTAKE_DATABASE_URL": database_url}
+    assert intake("check", "--as-of", "2026-11-20", **env).returncode == 0
+    for kind in ("compliance", "ledger", "summary"):
+        done = intake("report", kind, "--as-of", "2026-11-20", "--out", str(tmp_path / f"{kind}.csv"), **env)
+        assert done.returncode == 0, done.stderr
+    done = intake(
+        "report", "registration", "--as-of", "2026-11-20", "--out", str(tmp_path / "reg.xlsx"), **env
+    )
+    assert done.returncode == 0, done.stderr
+
+    compliance = {row[0]: row for row in read_csv(tmp_path / "compliance.csv")[1:]}
+    jp = compliance["取水(辽朝JP)字[2022]第00001号"]
+    assert jp[3:8] == ["I-JP-1、I-JP-2", "12.5000", "16.2000", "129.6%", jp[7]] and jp[-1] == "超许可"
+    assert compliance["取水(辽朝BP)字[2023]第00002号"][-1] == "正常"
+
+    ledger = read_csv(tmp_path / "ledger.csv")
+    assert ledger[0] == LEDGER_HEADERS and len(ledger) == 11
+    assert {row[3] for row in ledger[1:]} == {
+        "未按规定取水",
+        "取水许可证逾期失效仍取水",
+        "计量设施安装及运维不规范",
+        "未经批准擅自取水",
+    }
+    assert all(row[8] == "未整改" for row in ledger[1:])
+
+    summary = {row[2]: row for row in read_csv(tmp_path / "summary.csv")[1:]}
+    assert summary["I-JP-1"][9:14] == [
+        "是",
+        "12.5000",
+        summary["I-JP-1"][11],
+        "是",
+        "否",
+    ]  # calibration overdue
+    assert summary["I-X-1"][9] == "否" and summary["I-BP-1"][13] == "否"  # no permit; offline
+
+    sheet = openpyxl.load_workbook(tmp_path / "reg.xlsx").active
+    assert sheet is not None
+    rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    # 2026 up to 20 November: 324 metered days of 500 m³ = 16.2 万m³; 2023-2025 had a meter but no data:
+    # estimated at the design capacity (800 m³/day) -> 29.2 万m³ a year, 推算
+    assert rows["I-JP-1"][6:10] == (29.2, 29.28, 29.2, 16.2)  # numeric cells; 2024 has 366 days
+    assert rows["I-JP-1"][10:] == ("推算", "2023:推算；2024:推算；2025:推算；2026:监测计量")
