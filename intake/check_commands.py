@@ -29,8 +29,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         now = datetime.combine(as_of + timedelta(days=1), datetime.min.time(), settings.zone)
     started = time.monotonic()
     with connect(settings.database_url, "intake-check", autocommit=True) as conn:
+        status = queries.run_status_sweep(conn, now, settings.timezone) if not args.as_of else None
         snapshot = queries.load_snapshot(conn, as_of, now, settings.timezone)
         counts = queries.run_sweep(conn, snapshot, settings.calibration_periods(), Thresholds())
+    if status is not None:
+        print(
+            f"status: {status['online']} online, {status['offline']} offline, "
+            f"{status['never_reported']} never reported, {status['changed']} changed"
+        )
     if counts is None:
         print("another sweep is running; nothing done")
         return 0

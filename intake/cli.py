@@ -23,7 +23,14 @@ from infra.broker import BrokerUnavailable, probe
 from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
 from infra.settings import Settings, redact_url
-from intake import check_commands, collect_commands, findings_commands, registry_commands, report_commands
+from intake import (
+    check_commands,
+    collect_commands,
+    findings_commands,
+    monitor_commands,
+    registry_commands,
+    report_commands,
+)
 
 STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
 
@@ -127,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     stack.set_defaults(handler=cmd_stack)
 
     registry_commands.add_parser(commands)
-    collect_commands.add_parsers(commands)
+    meters = collect_commands.add_parsers(commands)
+    monitor_commands.add_parsers(commands, meters)
     findings_commands.add_parser(commands)
     check_commands.add_parser(commands)
     report_commands.add_parser(commands)

@@ -68,7 +68,10 @@ def cmd_meters_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parsers(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    """Add collect, volumes and meters; return the meters actions so other commands can join them."""
     collect = commands.add_parser(
         "collect",
         help="run the collector: MQTT readings into TimescaleDB (settings: INTAKE_COLLECTOR_*)",
@@ -92,3 +95,4 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     status.add_argument("--meter", help="only this meter")
     status.add_argument("--format", choices=["table", "csv", "json"], default="table")
     status.set_defaults(handler=cmd_meters_status)
+    return met
