@@ -19,7 +19,10 @@ from tests.devices.test_registry import import_file
 from tests.intake.test_cli import intake
 
 NOW = datetime(2026, 9, 30, 12, tzinfo=UTC)
-STATE = "INSERT INTO meter_state (meter_id, last_received_at, last_status, last_status_at) VALUES (%s, %s, %s, %s)"
+STATE = (
+    "INSERT INTO meter_state (meter_id, last_received_at, last_status, last_status_at) "
+    "VALUES (%s, %s, %s, %s)"
+)
 
 
 def fleet(database_url: str, tmp_path: Path) -> None:
