@@ -12,9 +12,17 @@ from anomaly.reports import LEDGER_HEADERS, SUMMARY_HEADERS, registration_header
 from tests.anomaly.test_sweep import registry
 from tests.intake.test_cli import intake
 
-SEED = next((Path(__file__).resolve().parents[3] / "shared" / "seed").glob("*.txt")).read_text(
-    encoding="utf-8"
-)
+
+def _seed() -> str:
+    """The campaign document (shared/seed, beside the repository; INTAKE_SEED_DIR to point elsewhere)."""
+    default = Path(__file__).resolve().parents[3] / "shared" / "seed"
+    folder = Path(os.environ.get("INTAKE_SEED_DIR", str(default)))
+    found = sorted(folder.glob("*.txt"))
+    assert found, f"the seed document is not in {folder}: set INTAKE_SEED_DIR"
+    return found[0].read_text(encoding="utf-8")
+
+
+SEED = _seed()
 
 
 def form_header(annex: str) -> list[str]:
