@@ -30,6 +30,7 @@ from intake import (
     monitor_commands,
     registry_commands,
     report_commands,
+    simulate_commands,
 )
 
 STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     findings_commands.add_parser(commands)
     check_commands.add_parser(commands)
     report_commands.add_parser(commands)
+    simulate_commands.add_parser(commands)
     return parser
 
 
