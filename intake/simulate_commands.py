@@ -12,6 +12,7 @@ from devices import queries as dq
 from devices.model import Intake, Meter, Permit
 from infra.database import connect
 from infra.settings import Settings, redact_url
+from simulators.faults import Fault
 from simulators.fleet import plan_fleet
 from simulators.publish import Progress, backfill
 
@@ -21,6 +22,17 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _faults(text: str) -> str:
+    if text in ("", "all"):
+        return text
+    unknown = [f for f in text.split(",") if f not in {str(x) for x in Fault}]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown fault {', '.join(unknown)}; choose from {', '.join(Fault)}"
+        )
+    return text
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -58,7 +70,14 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         rate = p.readings / max(time.monotonic() - started, 1e-9)
         print(f"  {p.messages} messages, {p.readings} readings ({rate:,.0f} readings/s)", flush=True)
 
-    done = asyncio.run(backfill(settings.broker, fleet, start, end, args.per_message, report=report))
+    faults = (
+        frozenset(Fault) if args.faults == "all" else frozenset(Fault(f) for f in args.faults.split(",") if f)
+    )
+    done = asyncio.run(
+        backfill(
+            settings.broker, fleet, start, end, args.per_message, report=report, faults=faults, seed=args.seed
+        )
+    )
     print(
         f"published {done.readings} readings in {done.messages} messages ({time.monotonic() - started:.1f} s)"
     )
@@ -79,4 +98,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     fill.add_argument("--meters", type=int, help="only the first N meters (by meter id)")
     fill.add_argument("--seed", type=int, default=1, help="same seed, same fleet (%(default)s)")
+    fill.add_argument(
+        "--faults",
+        default="",
+        type=_faults,
+        help=f"inject faults into every meter: 'all' or a list of {','.join(Fault)} "
+        "(for short runs: each meter's period is built at once)",
+    )
     fill.set_defaults(handler=cmd_backfill)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ import aiomqtt
 from devices.codec import Reading, encode_readings
 from devices.topics import readings_topic
 from infra.settings import BrokerAddress
+from simulators.faults import Fault, inject
 from simulators.fleet import Planned
 
 
@@ -35,6 +37,8 @@ async def backfill(
     per_message: int = 1,
     in_flight: int = 500,
     report: Callable[[Progress], None] = lambda _p: None,
+    faults: frozenset[Fault] = frozenset(),
+    seed: int = 1,
 ) -> Progress:
     """Publish every reading of [start, end) for every meter at QoS 1, as fast as the broker acks.
 
@@ -51,11 +55,24 @@ async def backfill(
         max_inflight_messages=in_flight,
     ) as client:
 
-        async def send(topic: str, payload: bytes, count: int) -> None:
+        async def send(topic: str, payload: bytes, count: int, retain: bool = False) -> None:
             async with limit:
-                await client.publish(topic, payload, qos=1)
+                await client.publish(topic, payload, qos=1, retain=retain)
             progress.messages += 1
             progress.readings += count
+
+        if faults:  # a faulty fleet: each meter's whole period at once, in its (faulty) order
+            rng = random.Random(seed)  # noqa: S311 - simulation, not secrets
+            ids = [p.meter.meter_id for p in fleet]
+            for n, planned in enumerate(fleet):
+                readings = list(planned.meter.readings(start, end))
+                neighbour = ids[(n + 1) % len(ids)]
+                for pub in inject(
+                    planned.meter.meter_id, readings, faults, rng, neighbour, planned.meter.capacity
+                ):
+                    await send(pub.topic, pub.payload, pub.readings, pub.retain)
+            report(progress)
+            return progress
 
         day = start
         while day < end:
