@@ -1,6 +1,6 @@
 # The two commands: `make test` and `make demo` (as root on a fresh Debian 12/13 machine).
 # Both create .venv, install the project, bring the local stack up (scripts/stack) and then
-# run the test suite or start the service. `make check` runs ruff and mypy.
+# run the test suite or the demo (scripts/demo). `make check` runs ruff and mypy.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,12 +14,7 @@ test: venv stack
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv stack
-	env $(STACK_ENV) $(BIN)/intake db migrate
-	env $(STACK_ENV) $(BIN)/intake status
-	@echo
-	@echo "The stack is up and the schema applied. Use the service with:"
-	@scripts/stack env | sed 's/^/  /'
-	@echo "  $(BIN)/intake --help"
+	scripts/demo
 
 check: venv
 	$(BIN)/ruff check .
