@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from anomaly import queries
 from anomaly.thresholds import Thresholds
 from devices.settings import RegistrySettings
 from infra.database import connect
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+from intake.args import day
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -52,5 +46,5 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check", help="run the compliance and status rules once; update the findings ledger"
     )
     check.add_argument("--now", action="store_true", help="sweep as of now (the default)")
-    check.add_argument("--as-of", type=_date, help="sweep as of the end of this local day instead")
+    check.add_argument("--as-of", type=day, help="sweep as of the end of this local day instead")
     check.set_defaults(handler=cmd_check)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import date
 
 import orjson
 
@@ -15,6 +14,7 @@ from ingest import logs, reports
 from ingest.collector import Collector
 from ingest.metrics import Metrics
 from ingest.settings import CollectorSettings
+from intake.args import day
 
 
 def cmd_collect(_args: argparse.Namespace) -> int:
@@ -36,13 +36,6 @@ def emit(rows: list[dict[str, object]], fmt: str, columns: list[str]) -> None:
         print("  ".join(c.ljust(widths[c]) for c in columns))
         for row in rows:
             print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def cmd_volumes_daily(args: argparse.Namespace) -> int:
@@ -84,8 +77,8 @@ def add_parsers(
     vol = volumes.add_subparsers(dest="volumes_command", metavar="ACTION", required=True)
     daily = vol.add_parser("daily", help="a meter's daily volumes (local days), with method and flags")
     daily.add_argument("--meter", required=True)
-    daily.add_argument("--from", dest="since", type=_day, required=True, help="first day, YYYY-MM-DD")
-    daily.add_argument("--to", type=_day, required=True, help="last day, YYYY-MM-DD (included)")
+    daily.add_argument("--from", dest="since", type=day, required=True, help="first day, YYYY-MM-DD")
+    daily.add_argument("--to", type=day, required=True, help="last day, YYYY-MM-DD (included)")
     daily.add_argument("--format", choices=["table", "csv", "json"], default="table")
     daily.set_defaults(handler=cmd_volumes_daily)
 

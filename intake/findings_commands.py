@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from anomaly import queries
 from anomaly.findings import ProblemType
@@ -11,6 +11,7 @@ from anomaly.ledger import LedgerError, State
 from infra.database import connect
 from infra.errors import InfraError
 from infra.settings import Settings
+from intake.args import day
 from intake.collect_commands import emit
 
 
@@ -19,13 +20,6 @@ def _conn() -> queries.Conn:
 
     settings = load_settings(Settings)
     return connect(settings.database_url, "intake-findings", autocommit=True)
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -80,7 +74,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rectify.add_argument("id", type=int)
     rectify.add_argument("--measure", required=True, help="整改措施")
     rectify.add_argument("--responsible", required=True, help="责任单位及责任人")
-    rectify.add_argument("--deadline", required=True, type=_date, help="整改时限, YYYY-MM-DD")
+    rectify.add_argument("--deadline", required=True, type=day, help="整改时限, YYYY-MM-DD")
     rectify.add_argument("--by", required=True, help="who records it")
     rectify.set_defaults(handler=lambda a: _move("rectify", a))
 

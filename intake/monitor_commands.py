@@ -6,7 +6,7 @@ import argparse
 import signal
 import threading
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from types import FrameType
 
 import psycopg
@@ -15,6 +15,7 @@ from anomaly import queries
 from anomaly.thresholds import Thresholds
 from devices.settings import RegistrySettings
 from infra.database import DatabaseUnavailable, connect
+from intake.args import day
 from intake.collect_commands import emit
 
 
@@ -89,13 +90,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
 def cmd_daily(args: argparse.Namespace) -> int:
     settings = _settings()
     with connect(settings.database_url, "intake-meters", autocommit=True) as conn:
@@ -125,7 +119,7 @@ def add_parsers(
 
     daily = meters.add_parser("daily", help="a meter's days: share online and 到报率 (completeness)")
     daily.add_argument("--meter", required=True)
-    daily.add_argument("--from", dest="since", type=_date, required=True)
-    daily.add_argument("--to", type=_date, required=True)
+    daily.add_argument("--from", dest="since", type=day, required=True)
+    daily.add_argument("--to", type=day, required=True)
     daily.add_argument("--format", choices=["table", "csv", "json"], default="table")
     daily.set_defaults(handler=cmd_daily)

@@ -17,6 +17,7 @@ from devices.settings import RegistrySettings
 from devices.workbook import read_files, write_csv_folder, write_xlsx
 from infra.database import connect
 from infra.settings import redact_url
+from intake.args import day
 
 
 def _registry_settings() -> RegistrySettings:
@@ -128,13 +129,6 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
-
-
 def _positive(text: str) -> int:
     if not text.isdigit() or int(text) <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
@@ -172,7 +166,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     smp = actions.add_parser("sample", help="write a realistic sample registry for Chaoyang City")
     smp.add_argument("--intakes", type=_positive, default=300, help="how many intakes (%(default)s)")
     smp.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same file")
-    smp.add_argument("--today", type=_date, help="reference date for expiries and due dates (default: today)")
+    smp.add_argument("--today", type=day, help="reference date for expiries and due dates (default: today)")
     smp.add_argument("--format", choices=["xlsx", "csv"], help="default: from --out (.xlsx, else csv)")
     smp.add_argument("--out", required=True, help="the .xlsx file, or for csv a folder")
     smp.set_defaults(handler=cmd_sample)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from anomaly.annual import four_year_average
 from anomaly.thresholds import Thresholds
 from devices.settings import RegistrySettings
 from infra.database import connect
+from intake.args import day
 
 SHEETS = {
     "registration": "取水口基础信息登记表",
@@ -22,13 +23,6 @@ SHEETS = {
     "ledger": "取水口整改提升情况表",
     "compliance": "取水许可执行情况",
 }
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def write_report(path: Path, sheet: str, headers: list[str], rows: list[list[Any]]) -> None:
@@ -96,6 +90,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "summary: Annex 2; ledger: Annex 3; compliance: per permit",
     )
     parser.add_argument("--year", type=int, help="the report's year (default: this year, up to today)")
-    parser.add_argument("--as-of", type=_date, help="report as of this local day (default: today)")
+    parser.add_argument("--as-of", type=day, help="report as of this local day (default: today)")
     parser.add_argument("--out", required=True, help="FILE.xlsx or FILE.csv")
     parser.set_defaults(handler=cmd_report)

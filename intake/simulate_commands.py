@@ -5,23 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from datetime import date, datetime
+from datetime import datetime
 from datetime import time as clock
 
 from devices import queries as dq
 from devices.model import Intake, Meter, Permit
 from infra.database import connect
 from infra.settings import Settings, redact_url
+from intake.args import day
 from simulators.faults import Fault
 from simulators.fleet import plan_fleet
 from simulators.publish import Progress, backfill
-
-
-def _date(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _faults(text: str) -> str:
@@ -91,8 +85,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "backfill",
         help="publish a period of history for every active meter, as fast as the broker accepts it",
     )
-    fill.add_argument("--from", dest="since", type=_date, required=True, help="first day, YYYY-MM-DD")
-    fill.add_argument("--to", type=_date, required=True, help="end day (exclusive), YYYY-MM-DD")
+    fill.add_argument("--from", dest="since", type=day, required=True, help="first day, YYYY-MM-DD")
+    fill.add_argument("--to", type=day, required=True, help="end day (exclusive), YYYY-MM-DD")
     fill.add_argument(
         "--per-message", type=int, default=1, help="readings per message (store-and-forward arrays)"
     )

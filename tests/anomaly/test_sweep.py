@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 
 from devices.forms import Table
-from tests.devices.registry_files import good_rows, write_workbook
+from tests.devices.registry_files import good_rows, unpermitted_intake, write_workbook
 from tests.devices.test_registry import import_file
 from tests.intake.test_cli import intake
 
@@ -42,26 +42,7 @@ VALUES (%s, '2026-11-21 00:00+08'::timestamptz - %s::interval)"""
 
 def registry(database_url: str, tmp_path: Path) -> None:
     rows = good_rows()
-    rows[Table.INTAKES].append(
-        [
-            "I-X-1",
-            "无证井",
-            "个人",
-            None,
-            "建平县",
-            "沙海镇",
-            "119.6,41.4",
-            "机井",
-            100,
-            "已建",
-            "浅层",
-            None,
-            None,
-            "农业灌溉",
-            None,
-            None,
-        ]
-    )
+    rows[Table.INTAKES].append(unpermitted_intake("I-X-1"))
     rows[Table.METERS].append(
         ["M-X-1", "I-X-1", "电磁流量计", 50, None, "是", 60, None, date(2024, 1, 1), None, None]
     )

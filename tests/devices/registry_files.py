@@ -90,3 +90,25 @@ def write_workbook(folder: Path, rows: dict[Table, list[list[object]]], name: st
     path = folder / name
     write_xlsx(path, rows)
     return path
+
+
+def unpermitted_intake(code: str) -> list[object]:
+    """An irrigation well of a private person, with no permit (the rows of GOOD all have one)."""
+    return [
+        code,
+        "无证井",
+        "个人",
+        None,
+        "建平县",
+        "沙海镇",
+        "119.6,41.4",
+        "机井",
+        100,
+        "已建",
+        "浅层",
+        None,
+        None,
+        "农业灌溉",
+        None,
+        None,
+    ]

@@ -11,33 +11,14 @@ import psycopg
 from devices import queries
 from devices.calibration import CalibrationPeriods
 from devices.forms import Table
-from tests.devices.registry_files import good_rows, write_workbook
+from tests.devices.registry_files import good_rows, unpermitted_intake, write_workbook
 from tests.devices.test_registry import import_file
 
 
 def load(database_url: str, tmp_path: Path) -> psycopg.Connection[tuple[object, ...]]:
     conn = psycopg.connect(database_url)
     rows = good_rows()
-    rows[Table.INTAKES].append(
-        [
-            "I-JP-3",
-            "无证井",
-            "个人",
-            None,
-            "建平县",
-            "沙海镇",
-            "119.6,41.4",
-            "机井",
-            100,
-            "已建",
-            "浅层",
-            None,
-            None,
-            "农业灌溉",
-            None,
-            None,
-        ]
-    )
+    rows[Table.INTAKES].append(unpermitted_intake("I-JP-3"))
     rows[Table.METERS].append(
         ["M-JP-3", "I-JP-3", "水表", 50, None, "否", 1440, None, date(2020, 1, 1), date(2021, 1, 1), None]
     )
