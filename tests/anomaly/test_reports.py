@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import subprocess
 from pathlib import Path
 
 import openpyxl
@@ -13,13 +14,30 @@ from tests.anomaly.test_sweep import registry
 from tests.intake.test_cli import intake
 
 
+def _seed_folders() -> list[Path]:
+    """Where the campaign document may be: INTAKE_SEED_DIR, shared/seed beside the repository (as CI
+    lays it), or beside the repository this one was cloned from."""
+    root = Path(__file__).resolve().parents[2]
+    folders = [root.parent / "shared" / "seed"]
+    origin = subprocess.run(
+        ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    if origin and Path(origin).is_dir():
+        folders.append(Path(origin).resolve().parent / "shared" / "seed")
+    if os.environ.get("INTAKE_SEED_DIR"):
+        folders.insert(0, Path(os.environ["INTAKE_SEED_DIR"]))
+    return folders
+
+
 def _seed() -> str:
-    """The campaign document (shared/seed, beside the repository; INTAKE_SEED_DIR to point elsewhere)."""
-    default = Path(__file__).resolve().parents[3] / "shared" / "seed"
-    folder = Path(os.environ.get("INTAKE_SEED_DIR", str(default)))
-    found = sorted(folder.glob("*.txt"))
-    assert found, f"the seed document is not in {folder}: set INTAKE_SEED_DIR"
-    return found[0].read_text(encoding="utf-8")
+    for folder in _seed_folders():
+        found = sorted(folder.glob("*.txt"))
+        if found:
+            return found[0].read_text(encoding="utf-8")
+    raise AssertionError(f"the seed document is in none of {_seed_folders()}: set INTAKE_SEED_DIR")
 
 
 SEED = _seed()
