@@ -39,6 +39,7 @@ from ingest.logs import log
 from ingest.metrics import Metrics
 from ingest.settings import CollectorSettings
 from ingest.store import Message, MeterInfo, StoreResult, store
+from ingest.tails import Tail
 
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
 Conn = psycopg.Connection[Any]
@@ -56,17 +57,22 @@ class Incoming:
 
 
 class MeterDirectory:
-    """Registered meters, cached; reloaded periodically and when an unknown id shows up."""
+    """Registered meters, cached; reloaded periodically and when an unknown id shows up. Also each
+    meter's tail for the store's in-order fast path, dropped when the meter's registration changes."""
 
     def __init__(self) -> None:
         self.meters: dict[str, MeterInfo] = {}
+        self.tails: dict[str, Tail] = {}
         self._loaded = 0.0
 
     def refresh(self, conn: Conn) -> None:
-        self.meters = {
+        meters = {
             m: MeterInfo(m, cap, interval, active)
             for m, cap, interval, active in conn.execute(q.ACTIVE_METERS).fetchall()
         }
+        for meter_id in [m for m in self.tails if meters.get(m) != self.meters.get(m)]:
+            del self.tails[meter_id]
+        self.meters = meters
         self._loaded = time.monotonic()
 
     def lookup(self, conn: Conn, meter_id: str) -> MeterInfo | None:
@@ -231,7 +237,7 @@ class Collector:
         """Store; if the database refuses some row, split until the refused part is alone, reject it."""
         conn = self._db()
         try:
-            return store(conn, messages, self.directory.meters, self.zone)
+            return store(conn, messages, self.directory.meters, self.zone, self.directory.tails)
         except psycopg.Error as exc:
             if is_transient(exc):
                 raise
@@ -261,7 +267,7 @@ class Collector:
                 Refusal(Reason.DB_REFUSED, f"{what}the database refused it: {reason}"),
             ],
         )
-        return store(conn, [refused], self.directory.meters, self.zone)
+        return store(conn, [refused], self.directory.meters, self.zone, self.directory.tails)
 
     # --- the write loop -------------------------------------------------------------------------------
     def _flush(self, batch: list[tuple[Incoming, Message]]) -> None:

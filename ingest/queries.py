@@ -19,11 +19,8 @@ CREATE TEMP TABLE stage_readings (
     meter_id text, ts timestamptz, received_at timestamptz, total_m3 numeric, flow_m3h double precision,
     battery_v double precision, rssi smallint, alarms text[], topic text
 ) ON COMMIT DROP"""
-COPY_STAGE = "COPY stage_readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms, topic) FROM STDIN"
-STORED_FOR_STAGE = """
-SELECT r.meter_id, r.ts, r.total_m3, r.flow_m3h, r.battery_v, r.rssi, r.alarms
-FROM stage_readings s JOIN readings r ON r.meter_id = s.meter_id AND r.ts = s.ts
-WHERE r.ts BETWEEN %s AND %s"""
+COPY_STAGE = "COPY stage_readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms, topic) FROM STDIN (FORMAT BINARY)"
+STAGE_TYPES = ["text", "timestamptz", "timestamptz", "numeric", "float8", "float8", "int2", "text[]", "text"]
 INSERT_FROM_STAGE = """
 INSERT INTO readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms)
 SELECT meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM stage_readings
@@ -47,13 +44,19 @@ ON CONFLICT (meter_id) DO UPDATE SET
                        THEN EXCLUDED.last_status ELSE meter_state.last_status END,
     last_status_at = greatest(meter_state.last_status_at, EXCLUDED.last_status_at),
     updated_at = now()"""
+# Locks the batch's meters (in one order: no deadlock between collectors) and says what is stored.
+LOCK_STATE = """
+SELECT meter_id, last_reading_ts, readings_stored FROM meter_state
+WHERE meter_id = ANY(%s) ORDER BY meter_id FOR UPDATE"""
 UPSERT_LAST_READING = """
-INSERT INTO meter_state (meter_id, last_reading_ts, last_total_m3, last_received_at) VALUES (%s, %s, %s, %s)
+INSERT INTO meter_state (meter_id, last_reading_ts, last_total_m3, last_received_at, readings_stored)
+SELECT * FROM unnest(%s::text[], %s::timestamptz[], %s::numeric[], %s::timestamptz[], %s::bigint[]) ORDER BY 1
 ON CONFLICT (meter_id) DO UPDATE SET
     last_total_m3 = CASE WHEN meter_state.last_reading_ts IS NULL OR EXCLUDED.last_reading_ts > meter_state.last_reading_ts
                          THEN EXCLUDED.last_total_m3 ELSE meter_state.last_total_m3 END,
     last_reading_ts = greatest(meter_state.last_reading_ts, EXCLUDED.last_reading_ts),
     last_received_at = greatest(meter_state.last_received_at, EXCLUDED.last_received_at),
+    readings_stored = meter_state.readings_stored + EXCLUDED.readings_stored,
     updated_at = now()"""
 
 # For each (meter, lo, hi): the reading before lo, every reading in [lo, hi), the reading at or after hi.
@@ -77,7 +80,8 @@ STAGE_DAYS = """
 DROP TABLE IF EXISTS stage_days;
 CREATE TEMP TABLE stage_days (LIKE daily_volumes INCLUDING DEFAULTS) ON COMMIT DROP"""
 COPY_DAYS = """
-COPY stage_days (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags) FROM STDIN"""
+COPY stage_days (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags) FROM STDIN (FORMAT BINARY)"""
+DAY_TYPES = ["text", "date", "numeric", "int4", "timestamptz", "timestamptz", "float4", "text", "text[]"]
 UPSERT_DAYS = """
 INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags)
 SELECT meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags FROM stage_days

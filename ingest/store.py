@@ -21,7 +21,17 @@ import psycopg
 
 from devices.codec import Reading, Refusal, Status
 from ingest import queries as q
-from ingest.volumes import Point, daily_volumes, day_bounds, interval, local_day, touched_days
+from ingest.tails import Tail, extend, take_tail
+from ingest.volumes import (
+    DailyVolume,
+    Point,
+    day_bounds,
+    finish,
+    interval,
+    local_day,
+    tally_days,
+    touched_days,
+)
 
 Conn = psycopg.Connection[Any]
 
@@ -113,17 +123,17 @@ def _write_readings(
         return {}
     cur.execute(q.STAGE_READINGS)
     with cur.copy(q.COPY_STAGE) as copy:
+        copy.set_types(q.STAGE_TYPES)
         for reading, message in first.values():
             copy.write_row((*_row(reading, message), message.topic))
-    low = min(ts for _m, ts in first)
-    high = max(ts for _m, ts in first)
-    stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_FOR_STAGE, (low, high)).fetchall()}
     inserted = {(m, ts) for m, ts in cur.execute(q.INSERT_FROM_STAGE).fetchall()}
-    # neither stored before nor inserted now: another collector stored it meanwhile
-    raced = [k for k in first if k not in inserted and k not in stored]
-    if raced:
-        keys = ([m for m, _ in raced], [ts for _, ts in raced], low, high)
-        stored.update({(r[0], r[1]): r for r in cur.execute(q.STORED_BY_KEYS, keys).fetchall()})
+    # not inserted: stored before, or by another collector meanwhile; either way compare with what is stored
+    missing = [k for k in first if k not in inserted]
+    stored: dict[tuple[str, datetime], Any] = {}
+    if missing:
+        low, high = min(ts for _m, ts in missing), max(ts for _m, ts in missing)
+        keys = ([m for m, _ in missing], [ts for _, ts in missing], low, high)
+        stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_BY_KEYS, keys).fetchall()}
     new: dict[str, list[Reading]] = {}
     for reading, message in occurrences:
         key = (reading.meter_id, reading.ts)
@@ -154,13 +164,23 @@ def _write_status(cur: psycopg.Cursor[Any], messages: Sequence[Message], result:
 
 def _write_state(
     cur: psycopg.Cursor[Any], new: Mapping[str, list[Reading]], messages: Sequence[Message]
-) -> None:
+) -> dict[str, tuple[datetime | None, int]]:
+    """Lock the meters' state rows, update them; returns what each said before: newest ts, count."""
+    meters = sorted(new)
+    before = {m: (ts, n) for m, ts, n in cur.execute(q.LOCK_STATE, (meters,)).fetchall()}
     received = max(m.received_at for m in messages)
-    rows = []
-    for meter_id, readings in sorted(new.items()):
-        newest = max(readings, key=lambda r: r.ts)
-        rows.append((meter_id, newest.ts, newest.total_m3, received))
-    cur.executemany(q.UPSERT_LAST_READING, rows)
+    newest = [max(new[m], key=lambda r: r.ts) for m in meters]
+    cur.execute(
+        q.UPSERT_LAST_READING,
+        (
+            meters,
+            [r.ts for r in newest],
+            [r.total_m3 for r in newest],
+            [received] * len(meters),
+            [len(new[m]) for m in meters],
+        ),
+    )
+    return before
 
 
 def _points(
@@ -176,15 +196,84 @@ def _points(
     return out
 
 
+def _day_row(meter_id: str, v: DailyVolume) -> tuple[Any, ...]:
+    return (
+        meter_id,
+        v.day,
+        v.volume_m3,
+        v.readings,
+        v.first_ts,
+        v.last_ts,
+        v.coverage,
+        str(v.method),
+        list(v.flags),
+    )
+
+
+def _extend_tails(
+    new: Mapping[str, list[Reading]],
+    meters: Mapping[str, MeterInfo],
+    zone: ZoneInfo,
+    before: Mapping[str, tuple[datetime | None, int]],
+    tails: Mapping[str, Tail],
+) -> dict[str, tuple[list[DailyVolume], Tail]]:
+    """The fast path for meters whose cached tail is current and whose new readings simply follow it."""
+    plans = {}
+    for meter_id, readings in new.items():
+        tail = tails.get(meter_id)
+        if tail is None or before.get(meter_id) != (tail.last.ts, tail.stored):
+            continue
+        info = meters[meter_id]
+        points = sorted((Point(r.ts, r.total_m3) for r in readings), key=lambda p: p.ts)
+        plan = extend(tail, points, len(readings), zone, info.capacity, info.max_gap)
+        if plan is not None:
+            plans[meter_id] = plan
+    return plans
+
+
 def _write_volumes(
     cur: psycopg.Cursor[Any],
     new: Mapping[str, list[Reading]],
     meters: Mapping[str, MeterInfo],
     zone: ZoneInfo,
-) -> int:
-    """Recompute every meter-day the new readings touch, from the stored readings around them."""
-    if not new:
-        return 0
+    before: Mapping[str, tuple[datetime | None, int]],
+    tails: Mapping[str, Tail],
+) -> tuple[int, dict[str, Tail | None]]:
+    """Write every meter-day the new readings touch: extended from a tail (fast path) or recomputed
+    from the stored readings around them. Returns the day count and each meter's next tail."""
+    plans = _extend_tails(new, meters, zone, before, tails)
+    rows = [_day_row(m, v) for m, (volumes, _t) in plans.items() for v in volumes]
+    next_tails: dict[str, Tail | None] = {m: tail for m, (_v, tail) in plans.items()}
+    slow = {m: rs for m, rs in new.items() if m not in plans}
+    events: list[tuple[Any, ...]] = []
+    if slow:
+        points = _recompute(cur, slow, meters, zone, before, rows, next_tails, events)
+        cur.execute(
+            q.DELETE_EVENTS_IN,
+            (list(points), [p[0].ts for p in points.values()], [p[-1].ts for p in points.values()]),
+        )
+    cur.execute(q.STAGE_DAYS)
+    with cur.copy(q.COPY_DAYS) as copy:
+        copy.set_types(q.DAY_TYPES)
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(q.UPSERT_DAYS)
+    if events:
+        cur.executemany(q.INSERT_EVENT, events)
+    return len(rows), next_tails
+
+
+def _recompute(
+    cur: psycopg.Cursor[Any],
+    new: Mapping[str, list[Reading]],
+    meters: Mapping[str, MeterInfo],
+    zone: ZoneInfo,
+    before: Mapping[str, tuple[datetime | None, int]],
+    rows: list[tuple[Any, ...]],
+    next_tails: dict[str, Tail | None],
+    events: list[tuple[Any, ...]],
+) -> dict[str, list[Point]]:
+    """The slow path: recompute the touched days from the stored readings; returns those readings."""
     # One fetch covers the local days of the new readings and their neighbours; only meters whose
     # touched days reach further (a late reading inside a long outage) need a second, wider one.
     spans = {
@@ -202,52 +291,47 @@ def _write_volumes(
     wider = {m: (lo, hi) for m, (lo, hi) in wider.items() if lo < spans[m][0] or hi > spans[m][1]}
     if wider:
         points.update(_points(cur, ((m, lo, hi) for m, (lo, hi) in wider.items())))
-    cur.execute(q.STAGE_DAYS)
-    count = 0
-    events: list[tuple[Any, ...]] = []
-    with cur.copy(q.COPY_DAYS) as copy:
-        for meter_id, days in touched.items():
-            info = meters[meter_id]
-            series = points[meter_id]
-            for v in daily_volumes(series, days, zone, info.capacity, info.max_gap):
-                copy.write_row(
-                    (
-                        meter_id,
-                        v.day,
-                        v.volume_m3,
-                        v.readings,
-                        v.first_ts,
-                        v.last_ts,
-                        v.coverage,
-                        str(v.method),
-                        list(v.flags),
-                    )
-                )
-                count += 1
-            drops = (interval(a, b, info.capacity) for a, b in pairwise(series) if b.total < a.total)
-            events += [
-                (meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts) for i in drops
-            ]
-    cur.execute(q.UPSERT_DAYS)
-    cur.execute(
-        q.DELETE_EVENTS_IN,
-        (list(points), [p[0].ts for p in points.values()], [p[-1].ts for p in points.values()]),
-    )
-    cur.executemany(q.INSERT_EVENT, events)
-    return count
+    for meter_id, days in touched.items():
+        info = meters[meter_id]
+        series = points[meter_id]
+        tallies, inside = tally_days(series, days, zone, info.capacity, info.max_gap)
+        rows += [_day_row(meter_id, finish(d, t, day_bounds(d, zone), inside[d])) for d, t in tallies.items()]
+        drops = (interval(a, b, info.capacity) for a, b in pairwise(series) if b.total < a.total)
+        events += [(meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts) for i in drops]
+        newest_before, count_before = before.get(meter_id, (None, 0))
+        newest = max(r.ts for r in new[meter_id])
+        last, last_day = series[-1], local_day(series[-1].ts, zone)
+        is_newest = newest_before is None or newest_before <= newest
+        next_tails[meter_id] = None
+        if last.ts == newest and is_newest and last_day in tallies:
+            stored = count_before + len(new[meter_id])
+            next_tails[meter_id] = take_tail(stored, last, tallies[last_day], inside[last_day])
+    return points
 
 
 def store(
-    conn: Conn, messages: Sequence[Message], meters: Mapping[str, MeterInfo], zone: ZoneInfo
+    conn: Conn,
+    messages: Sequence[Message],
+    meters: Mapping[str, MeterInfo],
+    zone: ZoneInfo,
+    tails: dict[str, Tail] | None = None,
 ) -> StoreResult:
-    """Write a batch in one transaction: all of it, or (on error) none of it."""
+    """Write a batch in one transaction: all of it, or (on error) none of it. ``tails``, the caller's
+    cache for the in-order fast path, is updated only once the transaction has committed."""
     result = StoreResult()
+    next_tails: dict[str, Tail | None] = {}
     with conn.transaction(), conn.cursor() as cur:
         _write_rejected(cur, messages, result)
         new = _write_readings(cur, messages, result)
         _write_status(cur, messages, result)
         if new:
-            _write_state(cur, new, messages)
-            result.days = _write_volumes(cur, new, meters, zone)
+            before = _write_state(cur, new, messages)
+            result.days, next_tails = _write_volumes(cur, new, meters, zone, before, tails or {})
             result.newest_ts = max(r.ts for rs in new.values() for r in rs)
+    if tails is not None:
+        for meter_id, tail in next_tails.items():
+            if tail is None:
+                tails.pop(meter_id, None)
+            else:
+                tails[meter_id] = tail
     return result

@@ -14,7 +14,7 @@ same functions, so the stored rollup always equals a from-scratch computation.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
@@ -103,10 +103,101 @@ def days_between(first: date, last: date) -> list[date]:
 
 
 @dataclass
-class _Day:
+class Tally:
+    """One local day being summed, interval by interval in time order (not yet rounded)."""
+
     volume: Decimal = Decimal(0)
-    covered: float = 0.0
-    flags: set[str] | None = None
+    covered: float = 0.0  # seconds of the day lying in intervals no longer than the allowed gap
+    flags: set[str] = field(default_factory=set)
+
+    def copy(self) -> Tally:
+        return Tally(self.volume, self.covered, set(self.flags))
+
+
+def spread(
+    tallies: dict[date, Tally],
+    bounds: dict[date, tuple[datetime, datetime]],
+    item: Interval,
+    start_day: date,
+    end_day: date,
+    gap: float,
+    within: tuple[date, date] | None = None,
+) -> None:
+    """Add ``item`` (from a point on ``start_day`` to one on ``end_day``) to the tallies it overlaps,
+    looking only at the days ``within`` (first, last) when given."""
+    length = item.seconds
+    if start_day == end_day:  # the common case: the whole interval lies in one day
+        if start_day in tallies:
+            _add(tallies[start_day], item, length, length, gap)
+        return
+    first, last = within or (start_day, end_day)
+    for day in days_between(max(start_day, first), min(end_day, last)):
+        if day in tallies:
+            lo, hi = bounds[day]
+            overlap = (min(item.end.ts, hi) - max(item.start.ts, lo)).total_seconds()
+            if overlap > 0:
+                _add(tallies[day], item, overlap, length, gap)
+
+
+def finish(
+    day: date, tally: Tally, bounds: tuple[datetime, datetime], stamps: Sequence[datetime]
+) -> DailyVolume:
+    """A day's volume from its tally and the device times (sorted) of the readings that fall in it."""
+    return finish_counted(
+        day, tally, bounds, len(stamps), stamps[0] if stamps else None, stamps[-1] if stamps else None
+    )
+
+
+def finish_counted(
+    day: date,
+    tally: Tally,
+    bounds: tuple[datetime, datetime],
+    readings: int,
+    first_ts: datetime | None,
+    last_ts: datetime | None,
+) -> DailyVolume:
+    lo, hi = bounds
+    coverage = min(1.0, tally.covered / (hi - lo).total_seconds())
+    metered = coverage >= 0.999999 and "reset" not in tally.flags
+    return DailyVolume(
+        day=day,
+        volume_m3=tally.volume.quantize(VOLUME_QUANTUM, rounding=ROUND_HALF_EVEN),
+        readings=readings,
+        first_ts=first_ts,
+        last_ts=last_ts,
+        coverage=round(coverage, 6),
+        method=Method.METERED if metered else Method.INCOMPLETE,
+        flags=tuple(sorted(tally.flags)),
+    )
+
+
+def tally_days(
+    points: Sequence[Point],
+    days: Iterable[date],
+    zone: ZoneInfo,
+    capacity: Decimal | None,
+    max_gap: timedelta,
+) -> tuple[dict[date, Tally], dict[date, list[datetime]]]:
+    """The tallies of ``days`` and the device times of the readings in each (see daily_volumes)."""
+    wanted = sorted(set(days))
+    tallies = {d: Tally() for d in wanted}
+    inside: dict[date, list[datetime]] = {d: [] for d in wanted}
+    if not wanted:
+        return tallies, inside
+    first_day, last_day = wanted[0], wanted[-1]
+    bounds = {d: day_bounds(d, zone) for d in wanted}
+    gap = max_gap.total_seconds()
+    local = [local_day(p.ts, zone) for p in points]  # each point's local day, computed once
+    for at in range(len(points) - 1):
+        start_day, end_day = local[at], local[at + 1]
+        if end_day < first_day or start_day > last_day:
+            continue
+        item = interval(points[at], points[at + 1], capacity)
+        spread(tallies, bounds, item, start_day, end_day, gap, (first_day, last_day))
+    for point, day in zip(points, local, strict=True):
+        if day in inside:
+            inside[day].append(point.ts)
+    return tallies, inside
 
 
 def daily_volumes(
@@ -118,59 +209,12 @@ def daily_volumes(
 ) -> list[DailyVolume]:
     """Volumes of ``days`` from ``points``, sorted by time, which must include the last reading before
     the first day and the first one after the last day, where they exist."""
-    wanted = sorted(set(days))
-    if not wanted:
-        return []
-    first_day, last_day = wanted[0], wanted[-1]
-    acc = {d: _Day(flags=set()) for d in wanted}
-    bounds = {d: day_bounds(d, zone) for d in wanted}
-    gap = max_gap.total_seconds()
-    local = [local_day(p.ts, zone) for p in points]  # each point's local day, computed once
-    for at in range(len(points) - 1):
-        start_day, end_day = local[at], local[at + 1]
-        if end_day < first_day or start_day > last_day:
-            continue
-        item = interval(points[at], points[at + 1], capacity)
-        length = item.seconds
-        if start_day == end_day:  # the common case: the whole interval lies in one day
-            if start_day in acc:
-                _add(acc[start_day], item, length, length, gap)
-            continue
-        for day in days_between(max(start_day, first_day), min(end_day, last_day)):
-            if day in acc:
-                lo, hi = bounds[day]
-                overlap = (min(item.end.ts, hi) - max(item.start.ts, lo)).total_seconds()
-                if overlap > 0:
-                    _add(acc[day], item, overlap, length, gap)
-    inside: dict[date, list[datetime]] = {d: [] for d in wanted}
-    for point, day in zip(points, local, strict=True):
-        if day in inside:
-            inside[day].append(point.ts)
-    out = []
-    for day in wanted:
-        lo, hi = bounds[day]
-        slot, stamps = acc[day], inside[day]
-        assert slot.flags is not None
-        coverage = min(1.0, slot.covered / (hi - lo).total_seconds())
-        metered = coverage >= 0.999999 and "reset" not in slot.flags
-        out.append(
-            DailyVolume(
-                day=day,
-                volume_m3=slot.volume.quantize(VOLUME_QUANTUM, rounding=ROUND_HALF_EVEN),
-                readings=len(stamps),
-                first_ts=stamps[0] if stamps else None,
-                last_ts=stamps[-1] if stamps else None,
-                coverage=round(coverage, 6),
-                method=Method.METERED if metered else Method.INCOMPLETE,
-                flags=tuple(sorted(slot.flags)),
-            )
-        )
-    return out
+    tallies, inside = tally_days(points, days, zone, capacity, max_gap)
+    return [finish(d, t, day_bounds(d, zone), inside[d]) for d, t in tallies.items()]
 
 
-def _add(slot: _Day, item: Interval, overlap: float, length: float, gap: float) -> None:
+def _add(slot: Tally, item: Interval, overlap: float, length: float, gap: float) -> None:
     """Add the part of ``item`` that lies in one day (``overlap`` of its ``length`` seconds)."""
-    assert slot.flags is not None
     if item.volume is None:
         slot.flags.add("reset")
     elif overlap >= length:

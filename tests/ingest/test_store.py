@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
+import ingest.store
 from devices.codec import Reading, Reason, Refusal, Status
 from ingest.store import Message, MeterInfo, store
+from ingest.tails import Tail
+from ingest.volumes import Point, daily_volumes, local_day
 from tests.ingest.fleet import register_meters
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -121,3 +126,72 @@ def test_rollover_and_reset_become_events(database_url: str) -> None:
         (day,) = days(conn, "M1")
     assert event_rows == [("rollover", "99999995", "15"), ("reset", "40", "3")]
     assert day == (date(2026, 5, 1), "70.000000", 6, "incomplete", ["reset", "rollover"])  # 15+20+25+10
+
+
+def recomputed(conn: psycopg.Connection[tuple[object, ...]], meter: str) -> list[tuple[object, ...]]:
+    """The meter's every day computed from scratch from what is stored, as daily_volumes rows are."""
+    points = [
+        Point(ts, total)  # type: ignore[arg-type]
+        for ts, total in conn.execute(
+            "SELECT ts, total_m3 FROM readings WHERE meter_id = %s ORDER BY ts", (meter,)
+        ).fetchall()
+    ]
+    first, last = local_day(points[0].ts, ZONE), local_day(points[-1].ts, ZONE)
+    every = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [
+        (v.day, f"{v.volume_m3:f}", v.readings, str(v.method), list(v.flags))
+        for v in daily_volumes(points, every, ZONE, METERS[meter].capacity, METERS[meter].max_gap)
+    ]
+
+
+def test_in_order_batches_take_the_fast_path_and_equal_recomputation(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register_meters(database_url, ["M1", "M2"])
+    recomputing: list[list[str]] = []
+    slow_path = ingest.store._recompute
+
+    def watched(cur: Any, new: dict[str, Any], *rest: Any) -> Any:
+        recomputing.append(sorted(new))
+        return slow_path(cur, new, *rest)
+
+    monkeypatch.setattr(ingest.store, "_recompute", watched)
+    base = datetime(2026, 5, 1, 21, 7, tzinfo=ZONE)
+    tails: dict[str, Tail] = {}
+    with psycopg.connect(database_url) as conn:
+        for batch in range(6):  # 8 readings 25 min apart per batch, across two local midnights
+            readings = [
+                r(
+                    m,
+                    (base + timedelta(minutes=25 * (8 * batch + k))).isoformat(),
+                    str(100 + 17 * (8 * batch + k)),
+                )
+                for m in ("M1", "M2")
+                for k in range(8)
+            ]
+            store(conn, [msg(*readings[:8]), msg(*readings[8:])], METERS, ZONE, tails)
+            assert tails["M1"].stored == 8 * (batch + 1)  # a tail after every batch, counting what is stored
+        assert days(conn, "M1") == recomputed(conn, "M1")
+        assert days(conn, "M2") == recomputed(conn, "M2")
+    assert recomputing == [["M1", "M2"]]  # only the first batch, which had no tails yet
+
+
+def test_a_stale_tail_is_noticed_and_the_day_recomputed(database_url: str) -> None:
+    """Another writer (a second collector) stores a late reading the tail does not know about: the
+    count in meter_state differs, so the next batch recomputes instead of extending."""
+    register_meters(database_url, ["M1"])
+    tails: dict[str, Tail] = {}
+    with psycopg.connect(database_url) as conn:
+        store(
+            conn,
+            [msg(r("M1", "2026-05-01T08:00+08:00", "100"), r("M1", "2026-05-01T10:00+08:00", "120"))],
+            METERS,
+            ZONE,
+            tails,
+        )
+        kept = tails["M1"]
+        store(conn, [msg(r("M1", "2026-05-01T09:00+08:00", "105"))], METERS, ZONE)  # elsewhere: no tails
+        store(conn, [msg(r("M1", "2026-05-01T11:00+08:00", "150"))], METERS, ZONE, tails)
+        assert tails["M1"].stored == 4 and tails["M1"] is not kept
+        assert days(conn, "M1") == recomputed(conn, "M1")
+        assert days(conn, "M1")[0][2] == 4
