@@ -71,6 +71,7 @@ class PrivatePostgres:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="intake-pg-")))
     port: int = field(default_factory=free_port)
     user: str = "postgres"
+    settings: dict[str, str] = field(default_factory=dict)  # postgresql.conf entries over the defaults
 
     @property
     def datadir(self) -> Path:
@@ -118,7 +119,7 @@ class PrivatePostgres:
             # which the no-loss tests rely on.
             "fsync": "off",
             "full_page_writes": "off",
-        }
+        } | self.settings
         with (self.datadir / "postgresql.conf").open("a") as conf:
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         return self

@@ -24,12 +24,13 @@ STAGE_TYPES = ["text", "timestamptz", "timestamptz", "numeric", "float8", "float
 INSERT_FROM_STAGE = """
 INSERT INTO readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms)
 SELECT meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM stage_readings
-ON CONFLICT (meter_id, ts) DO NOTHING
-RETURNING meter_id, ts"""
-STORED_BY_KEYS = """
+ON CONFLICT (meter_id, ts) DO NOTHING"""
+# After an insert that skipped some: the staged readings this transaction did not insert (stored
+# before, or by another collector meanwhile), with what is stored for them.
+STORED_BEFORE = """
 SELECT r.meter_id, r.ts, r.total_m3, r.flow_m3h, r.battery_v, r.rssi, r.alarms
-FROM readings r JOIN unnest(%s::text[], %s::timestamptz[]) AS k(meter_id, ts) ON r.meter_id = k.meter_id AND r.ts = k.ts
-WHERE r.ts BETWEEN %s AND %s"""
+FROM stage_readings s JOIN readings r ON r.meter_id = s.meter_id AND r.ts = s.ts
+WHERE r.ts BETWEEN %s AND %s AND r.xmin::text::bigint <> mod(txid_current(), 4294967296)"""
 INSERT_CONFLICT = """
 INSERT INTO reading_conflicts (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms,
                                stored_total_m3, topic)

@@ -126,22 +126,20 @@ def _write_readings(
         copy.set_types(q.STAGE_TYPES)
         for reading, message in first.values():
             copy.write_row((*_row(reading, message), message.topic))
-    inserted = {(m, ts) for m, ts in cur.execute(q.INSERT_FROM_STAGE).fetchall()}
-    # not inserted: stored before, or by another collector meanwhile; either way compare with what is stored
-    missing = [k for k in first if k not in inserted]
+    cur.execute(q.INSERT_FROM_STAGE)
     stored: dict[tuple[str, datetime], Any] = {}
-    if missing:
-        low, high = min(ts for _m, ts in missing), max(ts for _m, ts in missing)
-        keys = ([m for m, _ in missing], [ts for _, ts in missing], low, high)
-        stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_BY_KEYS, keys).fetchall()}
+    if cur.rowcount < len(first):  # some were stored already: compare them with what is stored
+        low, high = min(ts for _m, ts in first), max(ts for _m, ts in first)
+        stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_BEFORE, (low, high)).fetchall()}
     new: dict[str, list[Reading]] = {}
     for reading, message in occurrences:
         key = (reading.meter_id, reading.ts)
-        if key in inserted and first[key][0] is reading:
+        inserted = key not in stored
+        if inserted and first[key][0] is reading:
             new.setdefault(reading.meter_id, []).append(reading)
             result.stored += 1
             continue
-        held = _values(first[key][0]) if key in inserted else _stored_values(stored[key])
+        held = _values(first[key][0]) if inserted else _stored_values(stored[key])
         if _values(reading) == held:
             result.duplicates += 1
         else:

@@ -24,6 +24,7 @@ from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
 from infra.settings import Settings, redact_url
 from intake import (
+    bench_commands,
     check_commands,
     collect_commands,
     findings_commands,
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     check_commands.add_parser(commands)
     report_commands.add_parser(commands)
     simulate_commands.add_parser(commands)
+    bench_commands.add_parser(commands)
     return parser
 
 

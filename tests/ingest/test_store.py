@@ -11,11 +11,11 @@ import psycopg
 import pytest
 
 import ingest.store
+from benchmarks.fleet import register_meters
 from devices.codec import Reading, Reason, Refusal, Status
 from ingest.store import Message, MeterInfo, store
 from ingest.tails import Tail
 from ingest.volumes import Point, daily_volumes, local_day
-from tests.ingest.fleet import register_meters
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 3, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""Registering meters straight into a test database (the registry's import is tested elsewhere)."""
+"""Registering meters straight into a database, for tests and benchmarks (not the registry import)."""
 
 from __future__ import annotations
 
