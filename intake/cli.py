@@ -33,6 +33,7 @@ from intake import (
     report_commands,
     simulate_commands,
 )
+from simulators.errors import SimulateError
 
 STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
 
@@ -151,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (InfraError, DeviceError) as exc:
+    except (InfraError, DeviceError, SimulateError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,20 +1,27 @@
-"""`intake simulate backfill`: publish the registry's meters' readings for a period of history."""
+"""`intake simulate backfill|run`: the registry's meters as virtual meters: history at full speed, or live."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import signal
 import time
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from datetime import time as clock
+from pathlib import Path
 
 from devices import queries as dq
 from devices.model import Intake, Meter, Permit
 from infra.database import connect
 from infra.settings import Settings, redact_url
 from intake.args import day
+from simulators.clock import SimClock
+from simulators.errors import SimulateError
 from simulators.faults import Fault
-from simulators.fleet import plan_fleet
+from simulators.fleet import Planned, plan_fleet
+from simulators.live import LiveProgress, run_fleet
 from simulators.publish import Progress, backfill
 
 
@@ -29,13 +36,8 @@ def _faults(text: str) -> str:
     return text
 
 
-def cmd_backfill(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
-    settings = load_settings(Settings)
-    if args.to <= args.since:
-        print(f"intake: --to {args.to} must be after --from {args.since}")
-        return 2
+def _load_fleet(settings: Settings, since: date, args: argparse.Namespace) -> list[Planned]:
+    """The registry's active meters as virtual meters (epoch: 1 January of ``since``'s year)."""
     with connect(settings.database_url, "intake-simulate") as conn:
         meters = [dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))]
         intakes = {
@@ -45,11 +47,22 @@ def cmd_backfill(args: argparse.Namespace) -> int:
             p.permit_no: p
             for p in (dq.record_from_row(Permit, r) for r in conn.execute(dq.select_all(Permit)))
         }
+    epoch = datetime(since.year, 1, 1, tzinfo=settings.zone)
+    fleet = plan_fleet(meters, intakes, permits, args.seed, settings.zone, epoch)
+    return fleet[args.offset :][: args.meters or None]
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from intake.cli import load_settings
+
+    settings = load_settings(Settings)
+    if args.to <= args.since:
+        print(f"intake: --to {args.to} must be after --from {args.since}")
+        return 2
     zone = settings.zone
     start = datetime.combine(args.since, clock.min, zone)
     end = datetime.combine(args.to, clock.min, zone)
-    epoch = datetime(args.since.year, 1, 1, tzinfo=zone)
-    fleet = plan_fleet(meters, intakes, permits, args.seed, zone, epoch)[: args.meters or None]
+    fleet = _load_fleet(settings, args.since, args)
     if not fleet:
         print("intake: no active meters in the registry: import one first (intake registry import)")
         return 1
@@ -78,6 +91,92 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     return 0
 
 
+def read_passwords(paths: Sequence[Path]) -> dict[str, str]:
+    """Meter passwords from `intake registry credentials`' issued-*.csv files (later files win)."""
+    passwords: dict[str, str] = {}
+    for path in paths:
+        with path.open(newline="") as handle:
+            rows = list(csv.reader(handle))
+        if not rows or rows[0] != ["username", "password"]:
+            raise SimulateError(f"{path}: not an issued-*.csv file (first line must be username,password)")
+        for line, row in enumerate(rows[1:], start=2):
+            if len(row) != 2 or not row[0] or not row[1]:
+                raise SimulateError(f"{path}, line {line}: expected username,password")
+            passwords[row[0]] = row[1]
+    return passwords
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from intake.cli import load_settings
+
+    settings = load_settings(Settings)
+    zone = settings.zone
+    real_start = datetime.now(zone)
+    start = datetime.combine(args.since, clock.min, zone) if args.since else real_start
+    if start > real_start:
+        print(f"intake: --from {args.since} is in the future; meters may not report ahead of the clock")
+        return 2
+    passwords = read_passwords(args.credentials) if args.credentials else None
+    fleet = _load_fleet(settings, start.date(), args)
+    if not fleet:
+        print("intake: no active meters in the registry: import one first (intake registry import)")
+        return 1
+    if passwords is not None:
+        missing = [p.meter.meter_id for p in fleet if p.meter.meter_id not in passwords]
+        if missing:
+            print(
+                f"intake: no password for {len(missing)} meter(s), e.g. {missing[0]}; "
+                "issue them with intake registry credentials"
+            )
+            return 2
+    sim = SimClock(start, real_start, args.speed)
+    mode = (
+        "real time"
+        if start == real_start
+        else f"{args.speed:g}x real time from {start:%Y-%m-%d %H:%M}, then real time"
+    )
+    print(
+        f"running {len(fleet)} meters ({mode}) on {redact_url(settings.mqtt_url)}, each on its own "
+        f"connection{' with its own password' if passwords else ''}; Ctrl-C stops",
+        flush=True,
+    )
+    started = time.monotonic()
+
+    def report(p: LiveProgress, now: datetime) -> None:
+        rate = p.readings / max(time.monotonic() - started, 1e-9)
+        refused = f", {len(p.refused)} refused by the broker" if p.refused else ""
+        print(
+            f"  {now.astimezone(zone):%Y-%m-%d %H:%M} simulated: {p.connected} connected{refused}, "
+            f"{p.readings:,} readings in {p.messages:,} messages ({rate:,.0f} readings/s)",
+            flush=True,
+        )
+
+    async def main() -> LiveProgress:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if args.duration:
+            loop.call_later(args.duration, stop.set)
+        return await run_fleet(settings.broker, fleet, sim, passwords, stop, args.per_message, report)
+
+    done = asyncio.run(main())
+    for meter_id, why in sorted(done.refused.items())[:5]:
+        print(f"intake: the broker refused meter {meter_id}: {why}")
+    took = time.monotonic() - started
+    print(f"stopped: {done.readings:,} readings in {done.messages:,} messages ({took:.1f} s)")
+    return 1 if done.refused else 0
+
+
+def _common(mode: argparse.ArgumentParser) -> None:
+    mode.add_argument(
+        "--per-message", type=int, default=1, help="readings per message at most (store-and-forward arrays)"
+    )
+    mode.add_argument("--meters", type=int, help="only N meters (by meter id, after --offset)")
+    mode.add_argument("--offset", type=int, default=0, help="skip the first K meters (by meter id)")
+    mode.add_argument("--seed", type=int, default=1, help="same seed, same fleet (%(default)s)")
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     simulate = commands.add_parser("simulate", help="virtual meter fleets from the registry (aiomqtt)")
     modes = simulate.add_subparsers(dest="simulate_mode", metavar="MODE", required=True)
@@ -87,11 +186,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     fill.add_argument("--from", dest="since", type=day, required=True, help="first day, YYYY-MM-DD")
     fill.add_argument("--to", type=day, required=True, help="end day (exclusive), YYYY-MM-DD")
-    fill.add_argument(
-        "--per-message", type=int, default=1, help="readings per message (store-and-forward arrays)"
-    )
-    fill.add_argument("--meters", type=int, help="only the first N meters (by meter id)")
-    fill.add_argument("--seed", type=int, default=1, help="same seed, same fleet (%(default)s)")
+    _common(fill)
     fill.add_argument(
         "--faults",
         default="",
@@ -100,3 +195,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "(for short runs: each meter's period is built at once)",
     )
     fill.set_defaults(handler=cmd_backfill)
+    run = modes.add_parser(
+        "run",
+        help="a live fleet: each meter its own connection, birth and will, readings at its interval",
+        description="Every meter connects on its own (with its own password from --credentials), leaves "
+        "a last will 'offline', announces 'online' and reports at its interval. With --from in the past the "
+        "simulated clock runs --speed times faster until it reaches now, then in real time: a year of "
+        "history followed by a live fleet.",
+    )
+    run.add_argument("--from", dest="since", type=day, help="simulated start day (default: now, real time)")
+    run.add_argument(
+        "--speed", type=float, default=1.0, help="simulated seconds per second until caught up (%(default)s)"
+    )
+    run.add_argument(
+        "--credentials", type=Path, nargs="+", help="issued-*.csv files from intake registry credentials"
+    )
+    run.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    _common(run)
+    run.set_defaults(handler=cmd_run)

@@ -1,0 +1,162 @@
+"""A live fleet: every virtual meter on its own MQTT connection, as in the field.
+
+Each meter connects with its own client id and (when the broker requires them) its own credentials,
+leaves a retained last will ``offline`` on its status topic, announces ``online`` (retained) and
+publishes its readings at its reporting interval on a simulated clock (simulators/clock.py):
+accelerated from a start in the past, then real time. A meter that falls behind (accelerated time,
+a slow broker) sends what is due in store-and-forward arrays of up to ``per_message`` readings;
+when the broker goes away it keeps its readings and sends them after reconnecting, as a meter's
+data logger does. Thousands of meters share one asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import aiomqtt
+
+from devices.codec import Reading, encode_readings
+from devices.topics import readings_topic, status_topic
+from infra.settings import BrokerAddress
+from simulators.clock import SimClock
+from simulators.fleet import Planned
+
+FAR = timedelta(days=365 * 50)
+
+
+@dataclass
+class LiveProgress:
+    connected: int = 0
+    messages: int = 0
+    readings: int = 0
+    reconnects: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # meter: why the broker refused it
+
+
+@dataclass
+class _Meter:
+    planned: Planned
+    upcoming: Iterator[Reading]
+    held: list[Reading] = field(default_factory=list)  # due but not yet acknowledged by the broker
+    next: Reading | None = None
+
+    def due(self, now: datetime, limit: int) -> list[Reading]:
+        """Readings whose time has come, oldest first, up to ``limit`` (held ones first)."""
+        while len(self.held) < limit:
+            if self.next is None:
+                self.next = next(self.upcoming)
+            if self.next.ts > now:
+                break
+            self.held.append(self.next)
+            self.next = None
+        return self.held[:limit]
+
+
+async def _run_meter(
+    meter: _Meter,
+    broker: BrokerAddress,
+    password: str | None,
+    clock: SimClock,
+    began: float,
+    per_message: int,
+    progress: LiveProgress,
+    stop: asyncio.Event,
+) -> None:
+    meter_id = meter.planned.meter.meter_id
+    will = aiomqtt.Will(status_topic(meter_id), b"offline", qos=1, retain=True)
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            async with aiomqtt.Client(
+                broker.host,
+                broker.port,
+                identifier=f"meter-{meter_id}",
+                username=meter_id if password is not None else None,
+                password=password,
+                will=will,
+                keepalive=60,
+                protocol=aiomqtt.ProtocolVersion.V311,
+            ) as client:
+                progress.connected += 1
+                delay = 1.0
+                try:
+                    await client.publish(status_topic(meter_id), b"online", qos=1, retain=True)
+                    await _publish_until_stopped(meter, client, clock, began, per_message, progress, stop)
+                finally:
+                    progress.connected -= 1
+        except aiomqtt.MqttError as exc:
+            if "authori" in str(exc).lower() or "password" in str(exc).lower():
+                progress.refused[meter_id] = str(exc)
+                return
+            progress.reconnects += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 30)
+
+
+async def _publish_until_stopped(
+    meter: _Meter,
+    client: aiomqtt.Client,
+    clock: SimClock,
+    began: float,
+    per_message: int,
+    progress: LiveProgress,
+    stop: asyncio.Event,
+) -> None:
+    meter_id = meter.planned.meter.meter_id
+    while not stop.is_set():
+        batch = meter.due(clock.at(time.monotonic() - began), per_message)
+        if batch:
+            await client.publish(readings_topic(meter_id), encode_readings(batch), qos=1)
+            del meter.held[: len(batch)]  # acknowledged: the broker has them now
+            progress.messages += 1
+            progress.readings += len(batch)
+            continue
+        assert meter.next is not None
+        wait = clock.elapsed_at(meter.next.ts) - (time.monotonic() - began)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), max(wait, 0.001))
+
+
+async def run_fleet(
+    broker: BrokerAddress,
+    fleet: Sequence[Planned],
+    clock: SimClock,
+    passwords: Mapping[str, str] | None,
+    stop: asyncio.Event,
+    per_message: int = 1,
+    report: Callable[[LiveProgress, datetime], None] = lambda _p, _t: None,
+    report_every: float = 5.0,
+) -> LiveProgress:
+    """Run every meter until ``stop`` is set; ``passwords`` by meter id when the broker wants them."""
+    progress = LiveProgress()
+    began = time.monotonic()
+    meters = [_Meter(p, p.meter.readings(clock.start, clock.start + FAR)) for p in fleet]
+    tasks = [
+        asyncio.create_task(
+            _run_meter(
+                m,
+                broker,
+                None if passwords is None else passwords.get(m.planned.meter.meter_id, ""),
+                clock,
+                began,
+                per_message,
+                progress,
+                stop,
+            )
+        )
+        for m in meters
+    ]
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), report_every)
+        report(progress, clock.at(time.monotonic() - began))
+        if all(t.done() for t in tasks):
+            break
+    await asyncio.gather(*tasks)
+    return progress
