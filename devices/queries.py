@@ -135,6 +135,14 @@ class MeterContext:
     permit: Permit | None
 
 
+def load_registry(conn: Conn) -> tuple[list[Meter], dict[str, Intake], dict[str, Permit]]:
+    """Every meter, and the intakes and permits by their keys."""
+    meters = [record_from_row(Meter, r) for r in conn.execute(select_all(Meter))]
+    intakes = {i.code: i for i in (record_from_row(Intake, r) for r in conn.execute(select_all(Intake)))}
+    permits = {p.permit_no: p for p in (record_from_row(Permit, r) for r in conn.execute(select_all(Permit)))}
+    return meters, intakes, permits
+
+
 def meter_context(conn: Conn, meter_id: str) -> MeterContext | None:
     row = conn.execute(METER_CONTEXT, (meter_id,)).fetchone()
     if row is None:

@@ -7,13 +7,12 @@ import asyncio
 import csv
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from datetime import time as clock
 from pathlib import Path
 
 from devices import queries as dq
-from devices.model import Intake, Meter, Permit
 from infra.database import connect
 from infra.settings import Settings, redact_url
 from intake.args import day
@@ -39,14 +38,7 @@ def _faults(text: str) -> str:
 def _load_fleet(settings: Settings, since: date, args: argparse.Namespace) -> list[Planned]:
     """The registry's active meters as virtual meters (epoch: 1 January of ``since``'s year)."""
     with connect(settings.database_url, "intake-simulate") as conn:
-        meters = [dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))]
-        intakes = {
-            i.code: i for i in (dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake)))
-        }
-        permits = {
-            p.permit_no: p
-            for p in (dq.record_from_row(Permit, r) for r in conn.execute(dq.select_all(Permit)))
-        }
+        meters, intakes, permits = dq.load_registry(conn)
     epoch = datetime(since.year, 1, 1, tzinfo=settings.zone)
     fleet = plan_fleet(meters, intakes, permits, args.seed, settings.zone, epoch)
     return fleet[args.offset :][: args.meters or None]
@@ -66,6 +58,10 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     if not fleet:
         print("intake: no active meters in the registry: import one first (intake registry import)")
         return 1
+    passwords = read_passwords(args.credentials) if args.credentials else None
+    if passwords is not None and (problem := _missing(fleet, passwords)):
+        print(problem)
+        return 2
     print(
         f"backfilling {len(fleet)} meters from {args.since} to {args.to} (exclusive) into "
         f"{redact_url(settings.mqtt_url)}, {args.per_message} reading(s) per message",
@@ -82,7 +78,15 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     )
     done = asyncio.run(
         backfill(
-            settings.broker, fleet, start, end, args.per_message, report=report, faults=faults, seed=args.seed
+            settings.broker,
+            fleet,
+            start,
+            end,
+            args.per_message,
+            report=report,
+            faults=faults,
+            seed=args.seed,
+            passwords=passwords,
         )
     )
     print(
@@ -106,6 +110,16 @@ def read_passwords(paths: Sequence[Path]) -> dict[str, str]:
     return passwords
 
 
+def _missing(fleet: Sequence[Planned], passwords: Mapping[str, str]) -> str:
+    missing = [p.meter.meter_id for p in fleet if p.meter.meter_id not in passwords]
+    if not missing:
+        return ""
+    return (
+        f"intake: no password for {len(missing)} meter(s), e.g. {missing[0]}; "
+        "issue them with intake registry credentials"
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from intake.cli import load_settings
 
@@ -121,14 +135,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not fleet:
         print("intake: no active meters in the registry: import one first (intake registry import)")
         return 1
-    if passwords is not None:
-        missing = [p.meter.meter_id for p in fleet if p.meter.meter_id not in passwords]
-        if missing:
-            print(
-                f"intake: no password for {len(missing)} meter(s), e.g. {missing[0]}; "
-                "issue them with intake registry credentials"
-            )
-            return 2
+    if passwords is not None and (problem := _missing(fleet, passwords)):
+        print(problem)
+        return 2
     sim = SimClock(start, real_start, args.speed)
     mode = (
         "real time"
@@ -170,6 +179,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _common(mode: argparse.ArgumentParser) -> None:
     mode.add_argument(
+        "--credentials",
+        type=Path,
+        nargs="+",
+        help="issued-*.csv files from intake registry credentials: each meter logs in as itself",
+    )
+    mode.add_argument(
         "--per-message", type=int, default=1, help="readings per message at most (store-and-forward arrays)"
     )
     mode.add_argument("--meters", type=int, help="only N meters (by meter id, after --offset)")
@@ -206,9 +221,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--from", dest="since", type=day, help="simulated start day (default: now, real time)")
     run.add_argument(
         "--speed", type=float, default=1.0, help="simulated seconds per second until caught up (%(default)s)"
-    )
-    run.add_argument(
-        "--credentials", type=Path, nargs="+", help="issued-*.csv files from intake registry credentials"
     )
     run.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     _common(run)

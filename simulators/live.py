@@ -132,8 +132,10 @@ async def run_fleet(
     per_message: int = 1,
     report: Callable[[LiveProgress, datetime], None] = lambda _p, _t: None,
     report_every: float = 5.0,
+    report_live_every: float = 60.0,
 ) -> LiveProgress:
-    """Run every meter until ``stop`` is set; ``passwords`` by meter id when the broker wants them."""
+    """Run every meter until ``stop`` is set; ``passwords`` by meter id when the broker wants them.
+    Progress goes to ``report`` every ``report_every`` seconds while catching up, then less often."""
     progress = LiveProgress()
     began = time.monotonic()
     meters = [_Meter(p, p.meter.readings(clock.start, clock.start + FAR)) for p in fleet]
@@ -153,8 +155,9 @@ async def run_fleet(
         for m in meters
     ]
     while not stop.is_set():
+        every = report_live_every if clock.caught_up(time.monotonic() - began) else report_every
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), report_every)
+            await asyncio.wait_for(stop.wait(), every)
         report(progress, clock.at(time.monotonic() - began))
         if all(t.done() for t in tasks):
             break

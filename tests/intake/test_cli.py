@@ -9,10 +9,10 @@ import sys
 from infra.sandbox import PrivateMosquitto, PrivatePostgres, free_port
 
 
-def intake(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def intake(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")} | env
     return subprocess.run(
-        [sys.executable, "-m", "intake", *args], capture_output=True, text=True, env=full_env, timeout=60
+        [sys.executable, "-m", "intake", *args], capture_output=True, text=True, env=full_env, timeout=timeout
     )
 
 

@@ -15,7 +15,6 @@ import pytest
 
 from devices import accounts
 from devices import queries as dq
-from devices.model import Intake, Meter, Permit
 from infra.sandbox import PrivateMosquitto
 from simulators.clock import SimClock
 from simulators.fleet import plan_fleet
@@ -44,14 +43,7 @@ def test_clock_runs_fast_until_it_reaches_real_time() -> None:
 
 def _fleet(database_url: str, epoch: datetime) -> dict[str, VirtualMeter]:
     with psycopg.connect(database_url) as conn:
-        meters = [dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))]
-        intakes = {
-            i.code: i for i in (dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake)))
-        }
-        permits = {
-            p.permit_no: p
-            for p in (dq.record_from_row(Permit, r) for r in conn.execute(dq.select_all(Permit)))
-        }
+        meters, intakes, permits = dq.load_registry(conn)
     return {p.meter.meter_id: p.meter for p in plan_fleet(meters, intakes, permits, 1, ZONE, epoch)}
 
 
