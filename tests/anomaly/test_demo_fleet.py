@@ -24,7 +24,7 @@ from devices.model import ConstructionStatus
 from infra.sandbox import PrivateMosquitto
 from simulators.fleet import Planned, plan_fleet
 from tests.ingest.harness import count, running_collector, settings_for, wait_until
-from tests.intake.test_cli import intake
+from tests.intake.test_cli import intake, intake_within
 
 ZONE = ZoneInfo("Asia/Shanghai")
 INTAKES = 40
@@ -78,7 +78,8 @@ def test_reports_name_what_the_demo_fleet_was_told_to_do(database_url: str, tmp_
     week = ["--from", (today - timedelta(days=7)).isoformat(), "--to", today.isoformat()]
     try:
         with running_collector(settings_for(database_url, broker.url)):
-            year = intake(
+            year = intake_within(
+                600,
                 "simulate",
                 "backfill",
                 *history,
@@ -86,7 +87,6 @@ def test_reports_name_what_the_demo_fleet_was_told_to_do(database_url: str, tmp_
                 "96",
                 "--offset",
                 str(FAULTY),
-                timeout=600,
                 **env,
             )
             assert year.returncode == 0, year.stderr

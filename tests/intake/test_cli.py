@@ -9,10 +9,15 @@ import sys
 from infra.sandbox import PrivateMosquitto, PrivatePostgres, free_port
 
 
-def intake(*args: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+def intake(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return intake_within(60, *args, **env)
+
+
+def intake_within(seconds: float, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run ``intake ARGS`` with only the given INTAKE_* variables; fail after ``seconds``."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")} | env
     return subprocess.run(
-        [sys.executable, "-m", "intake", *args], capture_output=True, text=True, env=full_env, timeout=timeout
+        [sys.executable, "-m", "intake", *args], capture_output=True, text=True, env=full_env, timeout=seconds
     )
 
 
