@@ -238,12 +238,15 @@ RESETS = (
     "SELECT meter_id, ts, kind, total_before, total_after FROM meter_events WHERE kind = 'reset' AND ts >= %s"
 )
 RECENT_DAYS = """
-SELECT d.meter_id, d.day, d.volume_m3, d.coverage, coalesce(f.flowing, false)
-FROM daily_volumes d
-LEFT JOIN (SELECT meter_id, (ts AT TIME ZONE %(zone)s)::date AS day, bool_or(flow_m3h > 0) AS flowing
-           FROM readings WHERE ts >= %(since)s GROUP BY 1, 2) f ON f.meter_id = d.meter_id AND f.day = d.day
-WHERE d.day > %(as_of)s::date - %(days)s AND d.day <= %(as_of)s
-ORDER BY d.meter_id, d.day"""
+SELECT meter_id, day, volume_m3, coverage, coalesce(flow_m3 > 0, false), flow_m3
+FROM daily_volumes WHERE day > %(as_of)s::date - %(days)s AND day <= %(as_of)s
+ORDER BY meter_id, day"""
+# A device clock ahead of the collector's shows as readings refused for a time in the future (the codec
+# says by how much); a clock behind cannot be told from a late delivery, so it is not judged.
+CLOCK_AHEAD = """
+SELECT split_part(topic, '/', 2), max(substring(message FROM 'is ([0-9]+) s ahead')::integer)
+FROM rejected_messages WHERE reason = 'ts_in_future' AND received_at >= %s
+GROUP BY 1"""
 
 
 def month_sums(
@@ -286,11 +289,15 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
     ):
         resets[meter_id].append(TotalizerEvent(ts, kind, before, after))
     recent: dict[str, list[MeterDay]] = defaultdict(list)
-    since = now - timedelta(days=8)
-    for meter_id, day, volume, coverage, flowing in conn.execute(
-        RECENT_DAYS, {"zone": zone, "since": since, "as_of": as_of, "days": 7}
+    for meter_id, day, volume, coverage, flowing, flow in conn.execute(
+        RECENT_DAYS, {"as_of": as_of, "days": 7}
     ):
-        recent[meter_id].append(MeterDay(day, volume, coverage, flowing))
+        recent[meter_id].append(MeterDay(day, volume, coverage, flowing, flow))
+    clock_ahead = {
+        m: timedelta(seconds=s)
+        for m, s in conn.execute(CLOCK_AHEAD, (now - timedelta(days=1),))
+        if s is not None
+    }
     return Snapshot(
         as_of=as_of,
         now=now,
@@ -306,6 +313,7 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         since_expiry_m3=dict(conn.execute(SINCE_EXPIRY, {"as_of": as_of}).fetchall()),
         resets=dict(resets),
         recent_days=dict(recent),
+        clock_ahead=clock_ahead,
     )
 
 

@@ -1,8 +1,7 @@
 """One compliance and status sweep over the whole registry: a snapshot in, findings out. Pure.
 
 The snapshot is read by :func:`anomaly.queries.load_snapshot`; the findings go to the ledger
-through :func:`anomaly.ledger.plan_sweep`. Rules evaluated here (the rest of docs/MONITORING.md needs
-data the collector does not keep yet: integrated flow, per-reading clock offsets) are in RULES.
+through :func:`anomaly.ledger.plan_sweep`. The rules evaluated here are in RULES.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from anomaly import meter_rules, permit_rules
@@ -34,6 +33,8 @@ RULES = (
     "totalizer_reset",
     "totalizer_stuck",
     "over_design_capacity",
+    "flow_mismatch",
+    "clock_skew",
 )
 
 
@@ -55,6 +56,7 @@ class Snapshot:
     since_expiry_m3: dict[str, Decimal]  # intake code -> volume withdrawn after its permit expired
     resets: dict[str, list[TotalizerEvent]] = field(default_factory=dict)  # meter id -> this year's resets
     recent_days: dict[str, list[MeterDay]] = field(default_factory=dict)  # meter id -> last days
+    clock_ahead: dict[str, timedelta] = field(default_factory=dict)  # meter id -> its clock's lead, last day
 
 
 def _ytd(snapshot: Snapshot, code: str) -> Decimal:
@@ -113,6 +115,9 @@ def _meter_findings(snapshot: Snapshot, periods: CalibrationPeriods, th: Thresho
         days = snapshot.recent_days.get(meter.meter_id, [])
         found += meter_rules.stuck_totalizer(meter, days, as_of, th)
         found += meter_rules.over_design_capacity(intake, meter, days, as_of)
+        found += meter_rules.flow_mismatch(meter, days, as_of, th)
+        if meter.meter_id in snapshot.clock_ahead:
+            found += meter_rules.clock_skew(meter, snapshot.clock_ahead[meter.meter_id], as_of, th)
     return found
 
 

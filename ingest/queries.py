@@ -62,16 +62,16 @@ ON CONFLICT (meter_id) DO UPDATE SET
 
 # For each (meter, lo, hi): the reading before lo, every reading in [lo, hi), the reading at or after hi.
 POINTS_AROUND = f"""
-SELECT s.meter_id, r.ts, r.total_m3
+SELECT s.meter_id, r.ts, r.total_m3, r.flow_m3h
 FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS s(meter_id, lo, hi)
 CROSS JOIN LATERAL (
-    (SELECT ts, total_m3 FROM readings
+    (SELECT ts, total_m3, flow_m3h FROM readings
      WHERE meter_id = s.meter_id AND ts < s.lo AND ts >= s.lo - interval '{NEIGHBOUR_WINDOW}'
      ORDER BY ts DESC LIMIT 1)
     UNION ALL
-    (SELECT ts, total_m3 FROM readings WHERE meter_id = s.meter_id AND ts >= s.lo AND ts < s.hi)
+    (SELECT ts, total_m3, flow_m3h FROM readings WHERE meter_id = s.meter_id AND ts >= s.lo AND ts < s.hi)
     UNION ALL
-    (SELECT ts, total_m3 FROM readings
+    (SELECT ts, total_m3, flow_m3h FROM readings
      WHERE meter_id = s.meter_id AND ts >= s.hi AND ts < s.hi + interval '{NEIGHBOUR_WINDOW}'
      ORDER BY ts LIMIT 1)
 ) r
@@ -81,15 +81,26 @@ STAGE_DAYS = """
 DROP TABLE IF EXISTS stage_days;
 CREATE TEMP TABLE stage_days (LIKE daily_volumes INCLUDING DEFAULTS) ON COMMIT DROP"""
 COPY_DAYS = """
-COPY stage_days (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags) FROM STDIN (FORMAT BINARY)"""
-DAY_TYPES = ["text", "date", "numeric", "int4", "timestamptz", "timestamptz", "float4", "text", "text[]"]
+COPY stage_days (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags, flow_m3) FROM STDIN (FORMAT BINARY)"""
+DAY_TYPES = [
+    "text",
+    "date",
+    "numeric",
+    "int4",
+    "timestamptz",
+    "timestamptz",
+    "float4",
+    "text",
+    "text[]",
+    "numeric",
+]
 UPSERT_DAYS = """
-INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags)
-SELECT meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags FROM stage_days
+INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags, flow_m3)
+SELECT meter_id, day, volume_m3, readings, first_ts, last_ts, coverage, method, flags, flow_m3 FROM stage_days
 ON CONFLICT (meter_id, day) DO UPDATE SET
     volume_m3 = EXCLUDED.volume_m3, readings = EXCLUDED.readings, first_ts = EXCLUDED.first_ts,
     last_ts = EXCLUDED.last_ts, coverage = EXCLUDED.coverage, method = EXCLUDED.method,
-    flags = EXCLUDED.flags, updated_at = now()"""
+    flags = EXCLUDED.flags, flow_m3 = EXCLUDED.flow_m3, updated_at = now()"""
 
 DELETE_EVENTS_IN = """
 DELETE FROM meter_events e USING unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS s(meter_id, lo, hi)

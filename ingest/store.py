@@ -189,8 +189,8 @@ def _points(
         q.POINTS_AROUND, ([s[0] for s in spans], [s[1] for s in spans], [s[2] for s in spans])
     ).fetchall()
     out: dict[str, list[Point]] = {}
-    for meter_id, ts, total in rows:
-        out.setdefault(meter_id, []).append(Point(ts, total))
+    for meter_id, ts, total, flow in rows:
+        out.setdefault(meter_id, []).append(Point(ts, total, flow))
     return out
 
 
@@ -205,6 +205,7 @@ def _day_row(meter_id: str, v: DailyVolume) -> tuple[Any, ...]:
         v.coverage,
         str(v.method),
         list(v.flags),
+        v.flow_m3,
     )
 
 
@@ -222,7 +223,7 @@ def _extend_tails(
         if tail is None or before.get(meter_id) != (tail.last.ts, tail.stored):
             continue
         info = meters[meter_id]
-        points = sorted((Point(r.ts, r.total_m3) for r in readings), key=lambda p: p.ts)
+        points = sorted((Point(r.ts, r.total_m3, r.flow_m3h) for r in readings), key=lambda p: p.ts)
         plan = extend(tail, points, len(readings), zone, info.capacity, info.max_gap)
         if plan is not None:
             plans[meter_id] = plan

@@ -42,6 +42,7 @@ class Point:
 
     ts: datetime
     total: Decimal
+    flow_m3h: float | None = None  # the flow the meter reported with it, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class DailyVolume:
     coverage: float  # share of the day lying in intervals no longer than the allowed gap
     method: Method
     flags: tuple[str, ...]  # sorted: "gap", "reset", "rollover"
+    flow_m3: Decimal | None = None  # the reported flow integrated over the day; None if some part lacks it
 
 
 def interval(a: Point, b: Point, capacity: Decimal | None) -> Interval:
@@ -109,9 +111,11 @@ class Tally:
     volume: Decimal = Decimal(0)
     covered: float = 0.0  # seconds of the day lying in intervals no longer than the allowed gap
     flags: set[str] = field(default_factory=set)
+    flow_m3: float = 0.0  # each interval's part of the day x the flow reported at its start
+    flow_known: bool = True  # every interval of the day started with a reported flow
 
     def copy(self) -> Tally:
-        return Tally(self.volume, self.covered, set(self.flags))
+        return Tally(self.volume, self.covered, set(self.flags), self.flow_m3, self.flow_known)
 
 
 def spread(
@@ -168,6 +172,7 @@ def finish_counted(
         coverage=round(coverage, 6),
         method=Method.METERED if metered else Method.INCOMPLETE,
         flags=tuple(sorted(tally.flags)),
+        flow_m3=Decimal(f"{tally.flow_m3:.3f}") if tally.flow_known and tally.covered > 0 else None,
     )
 
 
@@ -227,6 +232,10 @@ def _add(slot: Tally, item: Interval, overlap: float, length: float, gap: float)
         slot.flags.add("gap")
     else:
         slot.covered += overlap
+        if item.start.flow_m3h is None:
+            slot.flow_known = False
+        else:
+            slot.flow_m3 += item.start.flow_m3h * overlap / 3600
 
 
 def touched_days(stored: Sequence[datetime], new: Iterable[datetime], zone: ZoneInfo) -> set[date]:

@@ -86,3 +86,31 @@ def test_sweep_finds_what_a_person_would_and_a_rerun_changes_nothing(
         "2026年截至11月20日计量取水量16.2000万m³，超过许可证取水(辽朝JP)字[2022]第00001号"
         "许可水量12.5000万m³（129.6%）",
     )
+
+
+def test_flow_mismatch_and_a_clock_ahead_are_found(database_url: str, tmp_path: Path) -> None:
+    """M-X-1 (a pipe meter) integrated 21.5 m³ of flow on days its totalizer counted 20 m³ (7.5 % off,
+    beyond 5 %); M-JP-1's flow is 4.9 % off (quiet). M-BP-1's readings were refused for a clock 30
+    minutes ahead (beyond the 10 allowed)."""
+    registry(database_url, tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE daily_volumes SET flow_m3 = 21.5 WHERE meter_id = 'M-X-1' AND day >= '2026-11-18'"
+        )
+        conn.execute("UPDATE daily_volumes SET flow_m3 = 524.5 WHERE meter_id = 'M-JP-1'")
+        conn.execute(
+            "INSERT INTO rejected_messages (received_at, topic, payload, reason, message) VALUES "
+            "('2026-11-20 12:00+08', 'meters/M-BP-1/readings', '{}', 'ts_in_future', "
+            "'ts 2026-11-20T12:30:00+08:00 is 1800 s ahead of the collector''s clock (limit 300 s)')"
+        )
+    done = intake("check", "--as-of", "2026-11-20", INTAKE_DATABASE_URL=database_url)
+    assert done.returncode == 0, done.stderr
+    assert open_findings(database_url) - EXPECTED == {("I-X-1", "flow_mismatch"), ("I-BP-1", "clock_skew")}
+    with psycopg.connect(database_url) as conn:
+        descriptions = dict(
+            conn.execute(
+                "SELECT rule, description FROM findings WHERE rule IN ('flow_mismatch', 'clock_skew')"
+            ).fetchall()
+        )
+    assert descriptions["flow_mismatch"] == "3天累计水量与瞬时流量积分相差超过5%，如2026-11-18：20m³对21.5m³"
+    assert descriptions["clock_skew"] == "计量设施M-BP-1时钟快1800秒（允许600秒）"

@@ -118,7 +118,8 @@ START = datetime(2026, 4, 30, 20, 0, tzinfo=SHANGHAI)
 
 @st.composite
 def histories(draw: st.DrawFn) -> list[Point]:
-    """A meter's readings: growing totals, sometimes a rollover or a reset, irregular times."""
+    """A meter's readings: growing totals, sometimes a rollover or a reset, irregular times, a reported
+    flow on most."""
     count = draw(st.integers(2, 40))
     ts, total, points = START, Decimal(draw(st.integers(0, 900_000))), []
     for _ in range(count):
@@ -131,7 +132,8 @@ def histories(draw: st.DrawFn) -> list[Point]:
         else:
             total = Decimal(draw(st.integers(0, 900_000)))
         total = min(total, CAPACITY - 1)
-        points.append(Point(ts, total))
+        flow = draw(st.one_of(st.none(), st.floats(0, 500, allow_nan=False)))
+        points.append(Point(ts, total, flow))
     return points
 
 
@@ -177,3 +179,22 @@ def test_day_volumes_add_up_to_the_known_interval_volumes(points: list[Point]) -
     total = sum((d.volume_m3 for d in days), Decimal(0))
     assert abs(total - known) <= Decimal("0.000001") * len(days)
     assert all(d.volume_m3 >= 0 for d in days)
+
+
+def test_the_reported_flow_is_integrated_over_each_day() -> None:
+    # 22:00 36 m³/h for 2 h to 00:00 (72 m³ on the 1st), then 00:00 12 m³/h for 3 h (36 m³ on the 2nd)
+    points = [
+        Point(at("2026-05-01T22:00+08:00"), Decimal(0), 36.0),
+        Point(at("2026-05-02T00:00+08:00"), Decimal(70), 12.0),
+        Point(at("2026-05-02T03:00+08:00"), Decimal(106), None),
+    ]
+    first, second = daily_volumes(
+        points, [date(2026, 5, 1), date(2026, 5, 2)], SHANGHAI, None, timedelta(hours=6)
+    )
+    assert (first.volume_m3, first.flow_m3) == (Decimal("70.000000"), Decimal("72.000"))
+    assert (second.volume_m3, second.flow_m3) == (Decimal("36.000000"), Decimal("36.000"))
+    unreported = [Point(p.ts, p.total) for p in points]
+    assert all(
+        v.flow_m3 is None
+        for v in daily_volumes(unreported, [date(2026, 5, 2)], SHANGHAI, None, timedelta(hours=6))
+    )
