@@ -107,7 +107,7 @@ def test_flow_mismatch_and_a_clock_ahead_are_found(database_url: str, tmp_path: 
     assert done.returncode == 0, done.stderr
     assert open_findings(database_url) - EXPECTED == {("I-X-1", "flow_mismatch"), ("I-BP-1", "clock_skew")}
     with psycopg.connect(database_url) as conn:
-        descriptions = dict(
+        descriptions: dict[str, str] = dict(
             conn.execute(
                 "SELECT rule, description FROM findings WHERE rule IN ('flow_mismatch', 'clock_skew')"
             ).fetchall()

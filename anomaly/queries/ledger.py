@@ -1,0 +1,200 @@
+"""The findings ledger in the database: the sweep's writes, the lifecycle, lists and history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from anomaly.findings import Finding
+from anomaly.ledger import (
+    LedgerError,
+    OpenFinding,
+    State,
+    SweepPlan,
+    check_closing,
+    check_rectifying,
+)
+
+Conn = psycopg.Connection[Any]
+SWEEP_LOCK = 0x66696E64  # "find": one sweep writes the ledger at a time, however many monitors run
+
+INSERT_FINDINGS = """
+INSERT INTO findings (rule, problem, severity, intake_code, permit_no, meter_id, description, evidence,
+                      first_detected, last_confirmed)
+SELECT r, p, s, i, pn, m, d, e, day, day
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[],
+            %s::date[]) AS u(r, p, s, i, pn, m, d, e, day)
+RETURNING id, intake_code, rule"""
+INSERT_EVENTS = """
+INSERT INTO finding_events (finding_id, at, actor, action, details)
+SELECT id, %s, %s, %s, details FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, details)"""
+OPEN_FINDINGS = """
+SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed
+FROM findings WHERE state <> 'closed'"""
+UPDATE_FINDING = """
+UPDATE findings SET severity = %s, description = %s, evidence = %s, last_confirmed = %s,
+                    permit_no = %s, meter_id = %s
+WHERE id = %s"""
+RESOLVE_FINDING = """
+UPDATE findings SET state = 'closed', closed_on = %s, closed_by = 'system',
+                    close_note = '条件已消除（自动销号）: the condition cleared'
+WHERE id = %s"""
+INSERT_EVENT = (
+    "INSERT INTO finding_events (finding_id, at, actor, action, details) VALUES (%s, %s, %s, %s, %s)"
+)
+STATE_OF = "SELECT state FROM findings WHERE id = %s FOR UPDATE"
+RECTIFY = (
+    "UPDATE findings SET state = 'rectifying', measure = %s, responsible = %s, deadline = %s WHERE id = %s"
+)
+CLOSE = "UPDATE findings SET state = 'closed', closed_on = %s, closed_by = %s, close_note = %s WHERE id = %s"
+LIST = """
+SELECT id, state, problem, severity, rule, intake_code, permit_no, meter_id, description, first_detected,
+       last_confirmed, measure, responsible, deadline, closed_on, closed_by, close_note
+FROM findings
+WHERE (%(state)s::text IS NULL OR state = %(state)s) AND (%(problem)s::text IS NULL OR problem = %(problem)s)
+  AND (%(intake)s::text IS NULL OR intake_code = %(intake)s)
+ORDER BY first_detected, id"""
+LIST_COLUMNS = [
+    "id",
+    "state",
+    "problem",
+    "severity",
+    "rule",
+    "intake_code",
+    "permit_no",
+    "meter_id",
+    "description",
+    "first_detected",
+    "last_confirmed",
+    "measure",
+    "responsible",
+    "deadline",
+    "closed_on",
+    "closed_by",
+    "close_note",
+]
+HISTORY = "SELECT at, actor, action, details FROM finding_events WHERE finding_id = %s ORDER BY at, id"
+
+
+def load_open(conn: Conn) -> dict[tuple[str, str], OpenFinding]:
+    rows = conn.execute(OPEN_FINDINGS).fetchall()
+    found = [
+        OpenFinding(i, rule, intake, State(state), sev, desc, ev, confirmed)
+        for i, rule, intake, state, sev, desc, ev, confirmed in rows
+    ]
+    return {f.key: f for f in found}
+
+
+def _details(finding: Finding) -> Jsonb:
+    return Jsonb(
+        {
+            "severity": str(finding.severity),
+            "description": finding.description,
+            "evidence": dict(finding.evidence),
+        }
+    )
+
+
+def _finding_row(f: Finding) -> tuple[Any, ...]:
+    return (
+        f.rule,
+        str(f.problem),
+        str(f.severity),
+        f.intake_code,
+        f.permit_no,
+        f.meter_id,
+        f.description,
+        Jsonb(dict(f.evidence)),
+        f.detected_on,
+    )
+
+
+def apply_sweep(conn: Conn, plan: SweepPlan, now: datetime) -> dict[str, int]:
+    """Write a sweep's plan in one transaction, with an event for every change."""
+    with conn.transaction(), conn.cursor() as cur:
+        if plan.create:  # set-based: a county's first sweep may open tens of thousands of findings
+            columns = [list(c) for c in zip(*(_finding_row(f) for f in plan.create), strict=True)]
+            ids = {(i, r): n for n, i, r in cur.execute(INSERT_FINDINGS, columns).fetchall()}
+            cur.execute(
+                INSERT_EVENTS,
+                (
+                    now,
+                    "system",
+                    "detected",
+                    [ids[f.key] for f in plan.create],
+                    [_details(f) for f in plan.create],
+                ),
+            )
+        for finding_id, f in plan.update:
+            cur.execute(
+                UPDATE_FINDING,
+                (
+                    str(f.severity),
+                    f.description,
+                    Jsonb(dict(f.evidence)),
+                    f.detected_on,
+                    f.permit_no,
+                    f.meter_id,
+                    finding_id,
+                ),
+            )
+            cur.execute(INSERT_EVENT, (finding_id, now, "system", "updated", _details(f)))
+        for held in plan.resolve:
+            cur.execute(RESOLVE_FINDING, (now, held.id))
+            cur.execute(INSERT_EVENT, (held.id, now, "system", "resolved", Jsonb({"rule": held.rule})))
+    return {"created": len(plan.create), "updated": len(plan.update), "resolved": len(plan.resolve)}
+
+
+def sweep_lock(conn: Conn) -> bool:
+    """Take the ledger's sweep lock for this session; False when another monitor holds it."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEP_LOCK,)).fetchone()
+    return bool(row and row[0])
+
+
+def _state(conn: Conn, finding_id: int) -> State:
+    row = conn.execute(STATE_OF, (finding_id,)).fetchone()
+    if row is None:
+        raise LedgerError(f"no finding {finding_id}")
+    return State(row[0])
+
+
+def start_rectifying(
+    conn: Conn, finding_id: int, measure: str, responsible: str, deadline: date, actor: str, now: datetime
+) -> None:
+    with conn.transaction():
+        check_rectifying(_state(conn, finding_id), measure, responsible)
+        conn.execute(RECTIFY, (measure.strip(), responsible.strip(), deadline, finding_id))
+        conn.execute(
+            INSERT_EVENT,
+            (
+                finding_id,
+                now,
+                actor,
+                "rectifying",
+                Jsonb({"measure": measure, "responsible": responsible, "deadline": deadline.isoformat()}),
+            ),
+        )
+
+
+def close_finding(conn: Conn, finding_id: int, note: str, actor: str, now: datetime) -> None:
+    with conn.transaction():
+        check_closing(_state(conn, finding_id), note, actor)
+        conn.execute(CLOSE, (now, actor.strip(), note.strip(), finding_id))
+        conn.execute(INSERT_EVENT, (finding_id, now, actor, "closed", Jsonb({"note": note})))
+
+
+def list_findings(
+    conn: Conn, state: str | None = None, problem: str | None = None, intake: str | None = None
+) -> list[dict[str, Any]]:
+    rows = conn.execute(LIST, {"state": state, "problem": problem, "intake": intake}).fetchall()
+    return [dict(zip(LIST_COLUMNS, row, strict=True)) for row in rows]
+
+
+def history(conn: Conn, finding_id: int) -> list[dict[str, Any]]:
+    return [
+        {"at": at, "actor": actor, "action": action, "details": details}
+        for at, actor, action, details in conn.execute(HISTORY, (finding_id,)).fetchall()
+    ]

@@ -1,0 +1,166 @@
+"""What a compliance sweep reads (a few set-based queries), the sweep itself, annual volumes."""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from anomaly import sweep
+from anomaly.annual import AnnualVolume, MonthMeasured, annual_volume
+from anomaly.ledger import (
+    plan_sweep,
+)
+from anomaly.meter_rules import MeterDay, TotalizerEvent
+from anomaly.queries.ledger import SWEEP_LOCK, apply_sweep, load_open, sweep_lock
+from anomaly.sweep import Snapshot
+from anomaly.thresholds import Thresholds
+from devices import queries as dq
+from devices.calibration import CalibrationPeriods
+from devices.model import Intake, Meter, Permit
+
+Conn = psycopg.Connection[Any]
+MEASURED_DAY = "(method = 'metered' OR (flags && '{gap}' AND NOT flags && '{reset}'))"
+# Per meter and month (the caller maps meters to intakes): grouping without the join is ~40 % faster.
+MONTHS = f"""
+SELECT meter_id, date_trunc('month', day)::date AS month, count(*) FILTER (WHERE {MEASURED_DAY}),
+       coalesce(sum(volume_m3) FILTER (WHERE {MEASURED_DAY}), 0), sum(volume_m3)
+FROM daily_volumes WHERE day BETWEEN %(first)s AND %(last)s
+GROUP BY 1, 2"""
+LAST_SEEN = "SELECT meter_id, last_received_at FROM meter_state WHERE last_received_at IS NOT NULL"
+RECENT_RATE = """
+SELECT m.intake_code, sum(d.volume_m3) / %(days)s
+FROM daily_volumes d JOIN meters m ON m.meter_id = d.meter_id
+WHERE d.day > %(as_of)s::date - %(days)s AND d.day <= %(as_of)s GROUP BY 1"""
+SINCE_EXPIRY = """
+SELECT i.code, sum(d.volume_m3)
+FROM permits p JOIN intakes i ON i.permit_no = p.permit_no JOIN meters m ON m.intake_code = i.code
+JOIN daily_volumes d ON d.meter_id = m.meter_id AND d.day > p.valid_to AND d.day <= %(as_of)s
+                     AND d.day > %(as_of)s::date - 400
+WHERE p.valid_to < %(as_of)s
+GROUP BY 1 HAVING sum(d.volume_m3) > 0"""
+RESETS = (
+    "SELECT meter_id, ts, kind, total_before, total_after FROM meter_events WHERE kind = 'reset' AND ts >= %s"
+)
+RECENT_DAYS = """
+SELECT meter_id, day, volume_m3, coverage, coalesce(flow_m3 > 0, false), flow_m3
+FROM daily_volumes WHERE day > %(as_of)s::date - %(days)s AND day <= %(as_of)s
+ORDER BY meter_id, day"""
+# A device clock ahead of the collector's shows as readings refused for a time in the future (the codec
+# says by how much); a clock behind cannot be told from a late delivery, so it is not judged.
+CLOCK_AHEAD = """
+SELECT split_part(topic, '/', 2), max(substring(message FROM 'is ([0-9]+) s ahead')::integer)
+FROM rejected_messages WHERE reason = 'ts_in_future' AND received_at >= %s
+GROUP BY 1"""
+
+
+def month_sums(
+    conn: Conn, first: date, last: date, intake_of: dict[str, str]
+) -> dict[tuple[str, date], list[Any]]:
+    """Per intake and month: [measured days, measured volume, all volume] (a replaced and a replacing
+    meter in the same month add up)."""
+    sums: dict[tuple[str, date], list[Any]] = {}
+    for meter_id, month, days, measured, volume in conn.execute(MONTHS, {"first": first, "last": last}):
+        slot = sums.setdefault((intake_of[meter_id], month), [0, Decimal(0), Decimal(0)])
+        slot[0] += days
+        slot[1] += measured
+        slot[2] += volume
+    return sums
+
+
+def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days: int = 30) -> Snapshot:
+    """Everything a sweep reads, in a few set-based queries (bounded by date: no full scans of readings)."""
+    permits = {
+        p.permit_no: p for p in (dq.record_from_row(Permit, r) for r in conn.execute(dq.select_all(Permit)))
+    }
+    intakes = [dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake))]
+    meters = [dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))]
+    year_start = date(as_of.year, 1, 1)
+    ytd_m3: dict[str, Decimal] = defaultdict(Decimal)
+    ytd_months: dict[str, list[MonthMeasured]] = defaultdict(list)
+    earlier: dict[str, dict[int, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
+    intake_of = {m.meter_id: m.intake_code for m in meters}
+    sums = month_sums(conn, date(as_of.year - 3, 1, 1), as_of, intake_of)
+    for (code, month), (measured_days, measured, volume) in sorted(sums.items()):
+        if month.year == as_of.year:
+            ytd_m3[code] += volume
+            ytd_months[code].append(MonthMeasured(month.month, measured_days, measured))
+        else:
+            month_end = date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
+            earlier[code][month.year][month_end] = volume
+    resets: dict[str, list[TotalizerEvent]] = defaultdict(list)
+    for meter_id, ts, kind, before, after in conn.execute(
+        RESETS, (datetime.combine(year_start, time.min, ZoneInfo(zone)),)
+    ):
+        resets[meter_id].append(TotalizerEvent(ts, kind, before, after))
+    recent: dict[str, list[MeterDay]] = defaultdict(list)
+    for meter_id, day, volume, coverage, flowing, flow in conn.execute(
+        RECENT_DAYS, {"as_of": as_of, "days": 7}
+    ):
+        recent[meter_id].append(MeterDay(day, volume, coverage, flowing, flow))
+    clock_ahead = {
+        m: timedelta(seconds=s)
+        for m, s in conn.execute(CLOCK_AHEAD, (now - timedelta(days=1),))
+        if s is not None
+    }
+    return Snapshot(
+        as_of=as_of,
+        now=now,
+        permits=permits,
+        intakes=intakes,
+        active_meters={m.intake_code: m for m in meters if m.is_active},
+        last_calibrated=dict(conn.execute(dq.LAST_CALIBRATIONS).fetchall()),
+        last_seen=dict(conn.execute(LAST_SEEN).fetchall()),
+        ytd_m3=dict(ytd_m3),
+        ytd_months=dict(ytd_months),
+        earlier_months={c: [years[y] for y in sorted(years)] for c, years in earlier.items()},
+        recent_rate=dict(conn.execute(RECENT_RATE, {"as_of": as_of, "days": recent_days}).fetchall()),
+        since_expiry_m3=dict(conn.execute(SINCE_EXPIRY, {"as_of": as_of}).fetchall()),
+        resets=dict(resets),
+        recent_days=dict(recent),
+        clock_ahead=clock_ahead,
+    )
+
+
+def run_sweep(
+    conn: Conn, snapshot: Snapshot, periods: CalibrationPeriods, th: Thresholds
+) -> dict[str, int] | None:
+    """Evaluate every rule and bring the ledger up to date; None when another sweep holds the lock."""
+    if not sweep_lock(conn):
+        return None
+    try:
+        found = sweep.evaluate(snapshot, periods, th)
+        counts = apply_sweep(conn, plan_sweep(load_open(conn), found, sweep.RULES), snapshot.now)
+        return {**counts, "findings": len(found)}
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))
+
+
+def annual_by_intake(conn: Conn, years: list[int], today: date) -> dict[str, list[AnnualVolume]]:
+    """Each intake's volume and 数据获取方式 for ``years`` (the current year up to ``today``)."""
+    intakes = [dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake))]
+    periods: dict[str, list[tuple[date, date | None]]] = defaultdict(list)
+    intake_of: dict[str, str] = {}
+    for meter in (dq.record_from_row(Meter, r) for r in conn.execute(dq.select_all(Meter))):
+        intake_of[meter.meter_id] = meter.intake_code
+        periods[meter.intake_code].append((meter.installed_on, meter.removed_on))
+    measured: dict[tuple[str, int], list[MonthMeasured]] = defaultdict(list)
+    last = min(date(years[-1], 12, 31), today)
+    for (code, month), (days, volume, _all) in sorted(
+        month_sums(conn, date(years[0], 1, 1), last, intake_of).items()
+    ):
+        measured[(code, month.year)].append(MonthMeasured(month.month, days, volume))
+    return {
+        i.code: [
+            annual_volume(
+                y, today, measured.get((i.code, y), []), periods.get(i.code, []), i.design_daily_capacity_m3
+            )
+            for y in years
+        ]
+        for i in intakes
+    }
