@@ -273,7 +273,8 @@ live at {r.live_rate:,} readings/s for the latency. Private broker (project tuni
 Live, publish to commit: p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms. Collector peak RSS {r.rss_mb:.0f} MB.
 Lost {r.lost}, duplicated {r.duplicated}; daily volumes minus totalizer advance: {r.volume_error_m3} m³.
 """
-    write_section(f"Ingest, {r.readings_per_message} reading(s) per message", command, body)
+    name = f"Ingest, {r.readings_per_message} reading(s) per message"
+    write_section(name + (f", {r.collectors} collectors" if r.collectors > 1 else ""), command, body)
     if json_path is not None:
         json_path.write_text(json.dumps(asdict(r), indent=2) + "\n")
     return body
