@@ -57,16 +57,23 @@ class _Meter:
         return self.held[:limit]
 
 
-async def _run_meter(
-    meter: _Meter,
-    broker: BrokerAddress,
-    password: str | None,
-    clock: SimClock,
-    began: float,
-    per_message: int,
-    progress: LiveProgress,
-    stop: asyncio.Event,
-) -> None:
+@dataclass
+class _Run:
+    """What every meter of one run shares."""
+
+    broker: BrokerAddress
+    clock: SimClock
+    began: float  # time.monotonic() at the start
+    per_message: int
+    progress: LiveProgress
+    stop: asyncio.Event
+
+    def now(self) -> datetime:
+        return self.clock.at(time.monotonic() - self.began)
+
+
+async def _run_meter(meter: _Meter, password: str | None, run: _Run) -> None:
+    broker, progress, stop = run.broker, run.progress, run.stop
     meter_id = meter.planned.meter.meter_id
     will = aiomqtt.Will(status_topic(meter_id), b"offline", qos=1, retain=True)
     delay = 1.0
@@ -86,7 +93,7 @@ async def _run_meter(
                 delay = 1.0
                 try:
                     await client.publish(status_topic(meter_id), b"online", qos=1, retain=True)
-                    await _publish_until_stopped(meter, client, clock, began, per_message, progress, stop)
+                    await _publish_until_stopped(meter, client, run)
                 finally:
                     progress.connected -= 1
         except aiomqtt.MqttError as exc:
@@ -99,28 +106,20 @@ async def _run_meter(
             delay = min(delay * 2, 30)
 
 
-async def _publish_until_stopped(
-    meter: _Meter,
-    client: aiomqtt.Client,
-    clock: SimClock,
-    began: float,
-    per_message: int,
-    progress: LiveProgress,
-    stop: asyncio.Event,
-) -> None:
+async def _publish_until_stopped(meter: _Meter, client: aiomqtt.Client, run: _Run) -> None:
     meter_id = meter.planned.meter.meter_id
-    while not stop.is_set():
-        batch = meter.due(clock.at(time.monotonic() - began), per_message)
+    while not run.stop.is_set():
+        batch = meter.due(run.now(), run.per_message)
         if batch:
             await client.publish(readings_topic(meter_id), encode_readings(batch), qos=1)
             del meter.held[: len(batch)]  # acknowledged: the broker has them now
-            progress.messages += 1
-            progress.readings += len(batch)
+            run.progress.messages += 1
+            run.progress.readings += len(batch)
             continue
         assert meter.next is not None
-        wait = clock.elapsed_at(meter.next.ts) - (time.monotonic() - began)
+        wait = run.clock.elapsed_at(meter.next.ts) - (time.monotonic() - run.began)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), max(wait, 0.001))
+            await asyncio.wait_for(run.stop.wait(), max(wait, 0.001))
 
 
 async def run_fleet(
@@ -137,28 +136,19 @@ async def run_fleet(
     """Run every meter until ``stop`` is set; ``passwords`` by meter id when the broker wants them.
     Progress goes to ``report`` every ``report_every`` seconds while catching up, then less often."""
     progress = LiveProgress()
-    began = time.monotonic()
+    run = _Run(broker, clock, time.monotonic(), per_message, progress, stop)
     meters = [_Meter(p, p.meter.readings(clock.start, clock.start + FAR)) for p in fleet]
     tasks = [
         asyncio.create_task(
-            _run_meter(
-                m,
-                broker,
-                None if passwords is None else passwords.get(m.planned.meter.meter_id, ""),
-                clock,
-                began,
-                per_message,
-                progress,
-                stop,
-            )
+            _run_meter(m, None if passwords is None else passwords.get(m.planned.meter.meter_id, ""), run)
         )
         for m in meters
     ]
     while not stop.is_set():
-        every = report_live_every if clock.caught_up(time.monotonic() - began) else report_every
+        every = report_live_every if clock.caught_up(time.monotonic() - run.began) else report_every
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
-        report(progress, clock.at(time.monotonic() - began))
+        report(progress, run.now())
         if all(t.done() for t in tasks):
             break
     await asyncio.gather(*tasks)
