@@ -255,7 +255,7 @@ def run(
     )
 
 
-def record(result: IngestResult, command: str, json_path: Path | None) -> str:
+def record(result: IngestResult, command: str, json_path: Path | None, to_docs: bool = True) -> str:
     r = result
     body = f"""
 {r.messages:,} QoS 1 messages of {r.readings_per_message} reading(s) from {r.meters:,} meters, queued once for
@@ -274,7 +274,8 @@ Live, publish to commit: p50 {r.p50_ms:.0f} ms, p99 {r.p99_ms:.0f} ms. Collector
 Lost {r.lost}, duplicated {r.duplicated}; daily volumes minus totalizer advance: {r.volume_error_m3} m³.
 """
     name = f"Ingest, {r.readings_per_message} reading(s) per message"
-    write_section(name + (f", {r.collectors} collectors" if r.collectors > 1 else ""), command, body)
+    if to_docs:
+        write_section(name + (f", {r.collectors} collectors" if r.collectors > 1 else ""), command, body)
     if json_path is not None:
         json_path.write_text(json.dumps(asdict(r), indent=2) + "\n")
     return body

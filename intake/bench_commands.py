@@ -24,7 +24,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"intake bench ingest --meters {args.meters} --messages {messages} --batch {args.batch} "
         f"--seconds {args.seconds:g} --collectors {args.collectors}"
     )
-    print(ingest.record(result, command, args.json))
+    print(ingest.record(result, command, args.json, args.record))
     if args.json:
         print(f"wrote {args.json}")
     return 0 if result.lost == 0 and result.duplicated == 0 else 1
@@ -62,6 +62,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--collectors", type=_positive, default=1, help="collector processes; >1: a shared subscription"
     )
     ingest.add_argument("--json", type=Path, help="also write the results as JSON here")
+    ingest.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="do not write the results into docs/BENCHMARKS.md (a trial run)",
+    )
     ingest.set_defaults(handler=cmd_ingest)
     queries = kinds.add_parser(
         "queries", help="annual volumes, fleet status, a meter's year: over a year of 15-minute readings"
