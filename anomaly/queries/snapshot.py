@@ -32,6 +32,10 @@ SELECT meter_id, date_trunc('month', day)::date AS month, count(*) FILTER (WHERE
        coalesce(sum(volume_m3) FILTER (WHERE {MEASURED_DAY}), 0), sum(volume_m3)
 FROM daily_volumes WHERE day BETWEEN %(first)s AND %(last)s
 GROUP BY 1, 2"""
+# Whole months from the monthly rollup (migration 0008 keeps it with the same MEASURED_DAY rule).
+CLOSED_MONTHS = """
+SELECT meter_id, month, measured_days, measured_m3, volume_m3 FROM monthly_volumes
+WHERE month >= %(first)s AND month < %(last)s AND days > 0"""
 LAST_SEEN = "SELECT meter_id, last_received_at FROM meter_state WHERE last_received_at IS NOT NULL"
 RECENT_RATE = """
 SELECT m.intake_code, sum(d.volume_m3) / %(days)s
@@ -64,8 +68,14 @@ def month_sums(
 ) -> dict[tuple[str, date], list[Any]]:
     """Per intake and month: [measured days, measured volume, all volume] (a replaced and a replacing
     meter in the same month add up)."""
+    assert first.day == 1, "month sums start on a month's first day"
     sums: dict[tuple[str, date], list[Any]] = {}
-    for meter_id, month, days, measured, volume in conn.execute(MONTHS, {"first": first, "last": last}):
+    open_month = last.replace(day=1)  # before it, whole months from the rollup; in it, days up to ``last``
+    rows = [
+        *conn.execute(CLOSED_MONTHS, {"first": first, "last": open_month}),
+        *conn.execute(MONTHS, {"first": max(first, open_month), "last": last}),
+    ]
+    for meter_id, month, days, measured, volume in rows:
         slot = sums.setdefault((intake_of[meter_id], month), [0, Decimal(0), Decimal(0)])
         slot[0] += days
         slot[1] += measured
