@@ -21,16 +21,17 @@ from anomaly.ledger import (
 Conn = psycopg.Connection[Any]
 SWEEP_LOCK = 0x66696E64  # "find": one sweep writes the ledger at a time, however many monitors run
 
+# Arrays go in binary (%b): text arrays of tens of thousands of descriptions escape slowly as text.
 INSERT_FINDINGS = """
 INSERT INTO findings (rule, problem, severity, intake_code, permit_no, meter_id, description, evidence,
                       first_detected, last_confirmed)
 SELECT r, p, s, i, pn, m, d, e, day, day
-FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[],
-            %s::date[]) AS u(r, p, s, i, pn, m, d, e, day)
+FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[],
+            %b::date[]) AS u(r, p, s, i, pn, m, d, e, day)
 RETURNING id, intake_code, rule"""
 INSERT_EVENTS = """
 INSERT INTO finding_events (finding_id, at, actor, action, details)
-SELECT id, %s, %s, %s, details FROM unnest(%s::bigint[], %s::jsonb[]) AS u(id, details)"""
+SELECT id, %s, %s, %s, details FROM unnest(%b::bigint[], %b::jsonb[]) AS u(id, details)"""
 OPEN_FINDINGS = """
 SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed
 FROM findings WHERE state <> 'closed'"""

@@ -96,7 +96,7 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
     earlier: dict[str, dict[int, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     intake_of = {m.meter_id: m.intake_code for m in meters}
     sums = month_sums(conn, date(as_of.year - 3, 1, 1), as_of, intake_of)
-    for (code, month), (measured_days, measured, volume) in sorted(sums.items()):
+    for (code, month), (measured_days, measured, volume) in sums.items():
         if month.year == as_of.year:
             ytd_m3[code] += volume
             ytd_months[code].append(MonthMeasured(month.month, measured_days, measured))
@@ -127,7 +127,7 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         last_calibrated=dict(conn.execute(dq.LAST_CALIBRATIONS).fetchall()),
         last_seen=dict(conn.execute(LAST_SEEN).fetchall()),
         ytd_m3=dict(ytd_m3),
-        ytd_months=dict(ytd_months),
+        ytd_months={c: sorted(months, key=lambda m: m.month) for c, months in ytd_months.items()},
         earlier_months={c: [years[y] for y in sorted(years)] for c, years in earlier.items()},
         recent_rate=dict(conn.execute(RECENT_RATE, {"as_of": as_of, "days": recent_days}).fetchall()),
         since_expiry_m3=dict(conn.execute(SINCE_EXPIRY, {"as_of": as_of}).fetchall()),
