@@ -7,7 +7,7 @@ from typing import Any
 
 import psycopg
 
-DAILY_COLUMNS = ["day", "volume_m3", "method", "readings", "coverage", "flags"]
+DAILY_COLUMNS = ["day", "volume_m3", "method", "readings", "coverage", "flags", "flow_m3"]
 STATUS_COLUMNS = [
     "meter_id",
     "last_reading_ts",
@@ -18,7 +18,7 @@ STATUS_COLUMNS = [
 ]
 
 DAILY = """
-SELECT day, volume_m3, method, readings, coverage, flags FROM daily_volumes
+SELECT day, volume_m3, method, readings, coverage, flags, flow_m3 FROM daily_volumes
 WHERE meter_id = %s AND day BETWEEN %s AND %s ORDER BY day"""
 STATUS = """
 SELECT m.meter_id, s.last_reading_ts, s.last_received_at, s.last_total_m3, s.last_status, s.last_status_at
@@ -38,8 +38,9 @@ def daily_volumes(
             "readings": n,
             "coverage": round(c, 4),
             "flags": ",".join(f),
+            "flow_m3": "" if flow is None else str(flow),
         }
-        for d, v, m, n, c, f in conn.execute(DAILY, (meter_id, since, until)).fetchall()
+        for d, v, m, n, c, f, flow in conn.execute(DAILY, (meter_id, since, until)).fetchall()
     ]
 
 
