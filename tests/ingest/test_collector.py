@@ -280,7 +280,7 @@ def test_daily_volumes_command(database_url: str, broker: PrivateMosquitto) -> N
     register_meters(database_url, ["M1"], interval_s=3600)
     payload = orjson.dumps(
         [
-            {"ts": f"2026-05-0{d}T{h:02d}:00:00+08:00", "total_m3": 10 * ((d - 1) * 24 + h)}
+            {"ts": f"2026-05-0{d}T{h:02d}:00:00+08:00", "total_m3": 10 * ((d - 1) * 24 + h), "flow_m3h": 10.5}
             for d in (1, 2)
             for h in range(24)
         ]
@@ -303,9 +303,9 @@ def test_daily_volumes_command(database_url: str, broker: PrivateMosquitto) -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "day,volume_m3,method,readings,coverage,flags",
-        "2026-05-01,240.000000,metered,24,1.0,",
-        "2026-05-02,230.000000,incomplete,24,0.9583,",
+        "day,volume_m3,method,readings,coverage,flags,flow_m3",
+        "2026-05-01,240.000000,metered,24,1.0,,252.000",  # flow: 24 hours x 10.5 m³/h
+        "2026-05-02,230.000000,incomplete,24,0.9583,,241.500",  # 23 hours: the last has no successor
     ]
     status = intake("meters", "status", "--format", "json", INTAKE_DATABASE_URL=database_url)
     (row,) = orjson.loads(status.stdout)
