@@ -246,7 +246,11 @@ def _write_volumes(
     slow = {m: rs for m, rs in new.items() if m not in plans}
     events: list[tuple[Any, ...]] = []
     if slow:
-        points = _recompute(cur, slow, meters, zone, before, rows, next_tails, events)
+        again = _recompute(cur, slow, meters, zone, before)
+        rows += again.rows
+        next_tails.update(again.tails)
+        events = again.events
+        points = again.points
         cur.execute(
             q.DELETE_EVENTS_IN,
             (list(points), [p[0].ts for p in points.values()], [p[-1].ts for p in points.values()]),
@@ -262,17 +266,22 @@ def _write_volumes(
     return len(rows), next_tails
 
 
+@dataclass
+class _Recomputed:
+    rows: list[tuple[Any, ...]] = field(default_factory=list)  # daily_volumes rows
+    tails: dict[str, Tail | None] = field(default_factory=dict)  # each meter's next tail, if any
+    events: list[tuple[Any, ...]] = field(default_factory=list)  # meter_events rows (rollovers, resets)
+    points: dict[str, list[Point]] = field(default_factory=dict)  # the stored readings it read
+
+
 def _recompute(
     cur: psycopg.Cursor[Any],
     new: Mapping[str, list[Reading]],
     meters: Mapping[str, MeterInfo],
     zone: ZoneInfo,
     before: Mapping[str, tuple[datetime | None, int]],
-    rows: list[tuple[Any, ...]],
-    next_tails: dict[str, Tail | None],
-    events: list[tuple[Any, ...]],
-) -> dict[str, list[Point]]:
-    """The slow path: recompute the touched days from the stored readings; returns those readings."""
+) -> _Recomputed:
+    """The slow path: recompute the touched days from the stored readings around the new ones."""
     # One fetch covers the local days of the new readings and their neighbours; only meters whose
     # touched days reach further (a late reading inside a long outage) need a second, wider one.
     spans = {
@@ -290,22 +299,29 @@ def _recompute(
     wider = {m: (lo, hi) for m, (lo, hi) in wider.items() if lo < spans[m][0] or hi > spans[m][1]}
     if wider:
         points.update(_points(cur, ((m, lo, hi) for m, (lo, hi) in wider.items())))
+    out = _Recomputed(points=points)
     for meter_id, days in touched.items():
         info = meters[meter_id]
         series = points[meter_id]
         tallies, inside = tally_days(series, days, zone, info.capacity, info.max_gap)
-        rows += [_day_row(meter_id, finish(d, t, day_bounds(d, zone), inside[d])) for d, t in tallies.items()]
+        out.rows += [
+            _day_row(meter_id, finish(d, t, day_bounds(d, zone), inside[d])) for d, t in tallies.items()
+        ]
         drops = (interval(a, b, info.capacity) for a, b in pairwise(series) if b.total < a.total)
-        events += [(meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts) for i in drops]
+        out.events += [
+            (meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts) for i in drops
+        ]
+        # A tail only when the newest new reading is the meter's newest stored one (the neighbour
+        # search is bounded, so a later reading far away would not be in ``series``).
         newest_before, count_before = before.get(meter_id, (None, 0))
         newest = max(r.ts for r in new[meter_id])
         last, last_day = series[-1], local_day(series[-1].ts, zone)
         is_newest = newest_before is None or newest_before <= newest
-        next_tails[meter_id] = None
+        out.tails[meter_id] = None
         if last.ts == newest and is_newest and last_day in tallies:
             stored = count_before + len(new[meter_id])
-            next_tails[meter_id] = take_tail(stored, last, tallies[last_day], inside[last_day])
-    return points
+            out.tails[meter_id] = take_tail(stored, last, tallies[last_day], inside[last_day])
+    return out
 
 
 def store(

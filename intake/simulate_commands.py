@@ -7,7 +7,7 @@ import asyncio
 import csv
 import signal
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from datetime import time as clock
 from pathlib import Path
@@ -177,6 +177,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 1 if done.refused else 0
 
 
+def _at_least(low: float, kind: Callable[[str], float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is below {low:g}")
+        return value
+
+    return parse
+
+
 def _common(mode: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--credentials",
@@ -185,10 +198,15 @@ def _common(mode: argparse.ArgumentParser) -> None:
         help="issued-*.csv files from intake registry credentials: each meter logs in as itself",
     )
     mode.add_argument(
-        "--per-message", type=int, default=1, help="readings per message at most (store-and-forward arrays)"
+        "--per-message",
+        type=_at_least(1, int),
+        default=1,
+        help="readings per message at most (store-and-forward arrays)",
     )
-    mode.add_argument("--meters", type=int, help="only N meters (by meter id, after --offset)")
-    mode.add_argument("--offset", type=int, default=0, help="skip the first K meters (by meter id)")
+    mode.add_argument("--meters", type=_at_least(1, int), help="only N meters (by meter id, after --offset)")
+    mode.add_argument(
+        "--offset", type=_at_least(0, int), default=0, help="skip the first K meters (by meter id)"
+    )
     mode.add_argument("--seed", type=int, default=1, help="same seed, same fleet (%(default)s)")
 
 
@@ -220,8 +238,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     run.add_argument("--from", dest="since", type=day, help="simulated start day (default: now, real time)")
     run.add_argument(
-        "--speed", type=float, default=1.0, help="simulated seconds per second until caught up (%(default)s)"
+        "--speed",
+        type=_at_least(1, float),
+        default=1.0,
+        help="simulated seconds per second until caught up, at least 1 (%(default)s)",
     )
-    run.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    run.add_argument(
+        "--duration", type=_at_least(0, float), help="stop after this many seconds (default: until Ctrl-C)"
+    )
     _common(run)
     run.set_defaults(handler=cmd_run)

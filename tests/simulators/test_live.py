@@ -160,3 +160,9 @@ def test_a_start_in_the_future_is_refused(database_url: str) -> None:
     done = intake("simulate", "run", "--from", tomorrow.isoformat(), INTAKE_DATABASE_URL=database_url)
     assert done.returncode == 2
     assert "is in the future" in done.stdout
+
+
+def test_a_speed_below_real_time_is_refused_by_name() -> None:
+    done = intake("simulate", "run", "--speed", "0.5")
+    assert done.returncode == 2
+    assert "argument --speed: 0.5 is below 1" in done.stderr
