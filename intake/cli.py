@@ -24,6 +24,7 @@ from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
 from infra.settings import Settings, redact_url
 from intake import (
+    api_commands,
     bench_commands,
     check_commands,
     collect_commands,
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_commands.add_parser(commands)
     simulate_commands.add_parser(commands)
     bench_commands.add_parser(commands)
+    api_commands.add_parsers(commands)
     return parser
 
 

@@ -3,43 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import openpyxl
-
-from anomaly import queries, reports
-from anomaly.annual import four_year_average
-from anomaly.thresholds import Thresholds
+from anomaly import tables
 from devices.settings import RegistrySettings
 from infra.database import connect
 from intake.args import day
-
-SHEETS = {
-    "registration": "取水口基础信息登记表",
-    "summary": "取水口核查登记汇总表",
-    "ledger": "取水口整改提升情况表",
-    "compliance": "取水许可执行情况",
-}
-
-
-def write_report(path: Path, sheet: str, headers: list[str], rows: list[list[Any]]) -> None:
-    """XLSX (by suffix) or CSV in UTF-8 with a BOM, so Excel opens either correctly."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".xlsx":
-        book = openpyxl.Workbook(write_only=True)
-        ws = book.create_sheet(sheet)
-        ws.append(headers)
-        for row in rows:
-            ws.append(row)
-        book.save(path)
-        return
-    with path.open("w", newline="", encoding="utf-8-sig") as out:
-        writer = csv.writer(out)
-        writer.writerow(headers)
-        writer.writerows(rows)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -48,34 +18,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings(RegistrySettings)
     now = datetime.now(UTC)
     today = args.as_of or now.astimezone(settings.zone).date()
-    year = args.year or today.year
-    as_of = reports.as_of_for(year, today)
     with connect(settings.database_url, "intake-report", autocommit=True) as conn:
-        snapshot = queries.load_snapshot(conn, as_of, now, settings.timezone)
-        if args.kind == "registration":
-            years = reports.years_ending(year)
-            annual = queries.annual_by_intake(conn, years, as_of)
-            headers = reports.registration_headers(years)
-            rows = reports.registration_rows(snapshot.intakes, snapshot.permits, annual)
-        elif args.kind == "summary":
-            years = reports.years_ending(year - 1)  # 近4年: the four full years before
-            annual = queries.annual_by_intake(conn, years, as_of)
-            averages = {code: four_year_average(vs) for code, vs in annual.items()}
-            open_rules: dict[str, set[str]] = {}
-            for f in queries.list_findings(conn):
-                if f["state"] != "closed":
-                    open_rules.setdefault(f["intake_code"], set()).add(f["rule"])
-            headers = reports.SUMMARY_HEADERS
-            rows = reports.summary_rows(snapshot, averages, reports.running_normally(snapshot, open_rules))
-        elif args.kind == "ledger":
-            headers = reports.LEDGER_HEADERS
-            rows = reports.ledger_rows(queries.list_findings(conn), {i.code: i for i in snapshot.intakes})
-        else:
-            headers = reports.COMPLIANCE_HEADERS
-            rows = reports.compliance_rows(snapshot, Thresholds())
+        table = tables.build(conn, args.kind, args.year or today.year, today, now, settings.timezone)
     out = Path(args.out)
-    write_report(out, SHEETS[args.kind], headers, rows)
-    print(f"{args.kind}: {len(rows)} row(s) as of {as_of} -> {out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(tables.to_xlsx(table) if out.suffix.lower() == ".xlsx" else tables.to_csv(table))
+    print(f"{args.kind}: {len(table.rows)} row(s) as of {table.as_of} -> {out}")
     return 0
 
 
@@ -85,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "kind",
-        choices=list(SHEETS),
+        choices=list(tables.SHEETS),
         help="registration: Annex 1 annual volumes for 4 years; "
         "summary: Annex 2; ledger: Annex 3; compliance: per permit",
     )

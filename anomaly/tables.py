@@ -1,0 +1,95 @@
+"""The forms' reports as tables read from the database, for the CLI and the API alike.
+
+``build`` picks the report's data (snapshot, annual volumes, ledger); ``to_xlsx`` and ``to_csv``
+write it with the forms' Chinese headers. CSV is UTF-8 with a BOM so Excel opens it correctly.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import openpyxl
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+from anomaly import queries, reports
+from anomaly.annual import four_year_average
+from anomaly.thresholds import Thresholds
+from devices import queries as dq
+from devices.model import Intake
+
+SHEETS = {
+    "registration": "取水口基础信息登记表",
+    "summary": "取水口核查登记汇总表",
+    "ledger": "取水口整改提升情况表",
+    "compliance": "取水许可执行情况",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    kind: str
+    as_of: date
+    headers: list[str]
+    rows: list[list[Any]]
+
+    @property
+    def sheet(self) -> str:
+        return SHEETS[self.kind]
+
+
+def build(conn: queries.Conn, kind: str, year: int, today: date, now: datetime, zone: str) -> Table:
+    """The report ``kind`` (a key of SHEETS) for ``year``, as of ``today`` or the year's end."""
+    as_of = reports.as_of_for(year, today)
+    if kind == "ledger":
+        intakes = {
+            i.code: i for i in (dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake)))
+        }
+        return Table(
+            kind, as_of, reports.LEDGER_HEADERS, reports.ledger_rows(queries.list_findings(conn), intakes)
+        )
+    snapshot = queries.load_snapshot(conn, as_of, now, zone)
+    if kind == "registration":
+        years = reports.years_ending(year)
+        annual = queries.annual_by_intake(conn, years, as_of)
+        rows = reports.registration_rows(snapshot.intakes, snapshot.permits, annual)
+        return Table(kind, as_of, reports.registration_headers(years), rows)
+    if kind == "summary":
+        annual = queries.annual_by_intake(conn, reports.years_ending(year - 1), as_of)  # 近4年: full years
+        averages = {code: four_year_average(vs) for code, vs in annual.items()}
+        open_rules: dict[str, set[str]] = {}
+        for f in queries.list_findings(conn):
+            if f["state"] != "closed":
+                open_rules.setdefault(f["intake_code"], set()).add(f["rule"])
+        running = reports.running_normally(snapshot, open_rules)
+        return Table(kind, as_of, reports.SUMMARY_HEADERS, reports.summary_rows(snapshot, averages, running))
+    if kind == "compliance":
+        return Table(kind, as_of, reports.COMPLIANCE_HEADERS, reports.compliance_rows(snapshot, Thresholds()))
+    raise ValueError(f"unknown report {kind!r}; one of {', '.join(SHEETS)}")
+
+
+def to_xlsx(table: Table) -> bytes:
+    book = openpyxl.Workbook(write_only=True)
+    ws = book.create_sheet(table.sheet)
+    ws.append(table.headers)
+    for row in table.rows:
+        ws.append([_cell(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    # A note typed with a control character (pasted from elsewhere) must not break the whole file.
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+
+
+def to_csv(table: Table) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(table.headers)
+    writer.writerows(table.rows)
+    return text.getvalue().encode("utf-8-sig")

@@ -1,0 +1,84 @@
+"""What handlers get injected: a database connection from the pool, the settings, the caller.
+
+Every route under ``/api/v1`` declares the least role it needs with :func:`role`; a request without a
+valid token gets 401, a valid token of a lesser role 403. The token itself is never logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import psycopg
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from psycopg_pool import ConnectionPool
+
+from api import queries
+from api.auth import Role, looks_like_token, token_hash
+from api.errors import Forbidden, Unauthorized, Unavailable
+from api.settings import ApiSettings
+
+Conn = psycopg.Connection[Any]
+_bearer = HTTPBearer(auto_error=False, description="a token from `intake users add NAME --role ROLE`")
+
+
+def _pool(request: Request) -> ConnectionPool[Conn]:
+    pool: ConnectionPool[Conn] = request.app.state.pool
+    return pool
+
+
+def _db(request: Request) -> Iterator[Conn]:
+    try:
+        with _pool(request).connection(timeout=10) as conn:
+            yield conn
+    except psycopg.OperationalError as exc:
+        raise Unavailable("the database is not reachable; try again shortly") from exc
+
+
+def _settings(request: Request) -> ApiSettings:
+    settings: ApiSettings = request.app.state.settings
+    return settings
+
+
+Db = Annotated[Conn, Depends(_db)]
+Config = Annotated[ApiSettings, Depends(_settings)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    name: str
+    role: Role
+
+
+def _caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Caller:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("send 'Authorization: Bearer <token>'; tokens come from `intake users add`")
+    token = credentials.credentials
+    if not looks_like_token(token):
+        raise Unauthorized("the bearer token is not an intake token")
+    with _pool(request).connection(timeout=10) as conn:
+        found = queries.user_by_token(conn, token_hash(token))
+    if found is None:
+        raise Unauthorized("the token is unknown or revoked")
+    return Caller(name=found[0], role=Role(found[1]))
+
+
+def role(needed: Role) -> Callable[..., Caller]:
+    """A dependency admitting callers whose role is ``needed`` or above."""
+
+    def check(caller: Annotated[Caller, Depends(_caller)]) -> Caller:
+        if not caller.role.may(needed):
+            raise Forbidden(f"this needs the {needed} role; {caller.name} is {caller.role}")
+        return caller
+
+    check.needed_role = needed  # type: ignore[attr-defined]  # read by the role tests and docs
+    return check
+
+
+Auditor = Annotated[Caller, Depends(role(Role.AUDITOR))]
+Operator = Annotated[Caller, Depends(role(Role.OPERATOR))]
+Admin = Annotated[Caller, Depends(role(Role.ADMIN))]

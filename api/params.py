@@ -1,0 +1,34 @@
+"""Query parameter types that accept only what the schema says: ``YYYY-MM-DD`` dates and RFC 3339
+date-times with an offset. (Pydantic alone would also take ``0`` or ``0.5`` as epoch seconds, and a
+time without an offset, which would then depend on the server's zone.)"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import BeforeValidator
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
+
+
+def _iso_date(value: object) -> object:
+    if isinstance(value, str) and not _DATE.fullmatch(value):
+        raise ValueError("use a date as YYYY-MM-DD")
+    return value
+
+
+def _iso_datetime(value: object) -> object:
+    if isinstance(value, str) and not _DATETIME.fullmatch(value):
+        raise ValueError("use an RFC 3339 time with its offset, e.g. 2026-11-30T08:00:00+08:00")
+    return value
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+# A free-text filter: the schema says what the database can compare (no NUL, a sane length).
+Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]

@@ -1,0 +1,213 @@
+"""The API's own SQL: paged lists with filters, bucketed readings, the map, users.
+
+Everything else the API answers comes from the other packages' query modules. Each list returns
+``(rows as dicts, total)``; ``count(*) OVER ()`` gives the total in the same scan.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from devices import queries as dq
+
+Conn = psycopg.Connection[Any]
+
+INTAKES = """
+SELECT i.code, i.name, i.owner, i.county, i.township, i.longitude, i.latitude, i.engineering_type,
+       i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use, i.permit_no,
+       m.meter_id, count(*) OVER () AS total
+FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
+WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
+  AND (%(status)s::text IS NULL OR i.status = %(status)s)
+  AND (%(permit)s::text IS NULL OR i.permit_no = %(permit)s)
+  AND (%(q)s::text IS NULL OR i.code ILIKE '%%' || %(q)s || '%%' OR i.name ILIKE '%%' || %(q)s || '%%')
+ORDER BY i.code LIMIT %(limit)s OFFSET %(offset)s"""
+ONE_INTAKE = "SELECT code FROM intakes WHERE code = %s"
+ONE_INTAKE_FULL = """
+SELECT i.code, i.name, i.owner, i.county, i.township, i.longitude, i.latitude, i.engineering_type,
+       i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use, i.permit_no, m.meter_id
+FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL WHERE i.code = %s"""
+
+PERMITS = """
+SELECT p.permit_no, p.authority, p.valid_from, p.valid_to, p.annual_volume_m3,
+       (SELECT array_agg(i.code ORDER BY i.code) FROM intakes i WHERE i.permit_no = p.permit_no) AS intakes,
+       count(*) OVER () AS total
+FROM permits p
+WHERE (%(expired)s::boolean IS NULL OR (p.valid_to < %(today)s) = %(expired)s)
+ORDER BY p.permit_no LIMIT %(limit)s OFFSET %(offset)s"""
+
+METERS = """
+SELECT m.meter_id, m.intake_code, m.meter_type, m.dn, m.serial, m.online_capable, m.report_interval_s,
+       m.totalizer_capacity_m3, m.installed_on, m.removed_on, i.county, count(*) OVER () AS total
+FROM meters m JOIN intakes i ON i.code = m.intake_code
+WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
+  AND (%(intake)s::text IS NULL OR m.intake_code = %(intake)s)
+  AND (NOT %(active)s OR m.removed_on IS NULL)
+ORDER BY m.meter_id LIMIT %(limit)s OFFSET %(offset)s"""
+
+ONE_METER = f"""
+SELECT {", ".join("m." + c for c in dq.METER_COLUMNS)}, i.county
+FROM meters m JOIN intakes i ON i.code = m.intake_code WHERE m.meter_id = %s"""
+INSERT_METER = (
+    f"INSERT INTO meters ({', '.join(dq.METER_COLUMNS)}) VALUES ({', '.join(['%s'] * len(dq.METER_COLUMNS))})"
+)
+UPDATE_METER = f"""
+UPDATE meters SET ({", ".join(dq.METER_COLUMNS[1:])}, updated_at) = ({", ".join(["%s"] * (len(dq.METER_COLUMNS) - 1))}, now())
+WHERE meter_id = %s"""
+
+# Active meters on intakes in use, with what the status sweep and the collector last said.
+STATUS = """
+SELECT m.meter_id, m.intake_code, i.name AS intake_name, i.county,
+       coalesce(s.status, 'never_reported') AS status, s.status_since, s.last_reading_ts,
+       s.last_received_at AS last_seen, s.last_total_m3, count(*) OVER () AS total
+FROM meters m JOIN intakes i ON i.code = m.intake_code LEFT JOIN meter_state s ON s.meter_id = m.meter_id
+WHERE m.removed_on IS NULL AND i.status <> 'decommissioned'
+  AND (%(county)s::text IS NULL OR i.county = %(county)s)
+  AND (%(status)s::text IS NULL OR coalesce(s.status, 'never_reported') = %(status)s)
+  AND (%(meter)s::text IS NULL OR m.meter_id = %(meter)s)
+ORDER BY s.status_since NULLS LAST, m.meter_id LIMIT %(limit)s OFFSET %(offset)s"""
+STATUS_HISTORY = """
+SELECT at, status, reason, count(*) OVER () AS total FROM meter_status_changes WHERE meter_id = %(meter)s
+ORDER BY at DESC LIMIT %(limit)s OFFSET %(offset)s"""
+
+RAW_READINGS = """
+SELECT ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM readings
+WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s
+ORDER BY ts LIMIT %(limit)s OFFSET %(offset)s"""
+COUNT_READINGS = "SELECT count(*) FROM readings WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s"
+# Buckets start at local midnight (the service's time zone), like the daily volumes.
+BUCKETED_READINGS = """
+SELECT time_bucket(%(bucket)s::interval, ts, %(tz)s) AS bucket, count(*) AS readings,
+       first(total_m3, ts) AS first_total_m3, last(total_m3, ts) AS last_total_m3,
+       avg(flow_m3h) AS mean_flow_m3h, max(flow_m3h) AS max_flow_m3h
+FROM readings WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s
+GROUP BY 1 ORDER BY 1"""
+
+REJECTED = """
+SELECT id, received_at, topic, element, reason, message, encode(payload, 'escape') AS payload,
+       count(*) OVER () AS total
+FROM rejected_messages
+WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)
+  AND (%(meter)s::text IS NULL OR split_part(topic, '/', 2) = %(meter)s)
+  AND (%(from)s::timestamptz IS NULL OR received_at >= %(from)s)
+  AND (%(to)s::timestamptz IS NULL OR received_at < %(to)s)
+ORDER BY received_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+
+FINDINGS = """
+SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS intake_name, i.county,
+       f.permit_no, f.meter_id, f.description, f.evidence, f.first_detected, f.last_confirmed, f.measure,
+       f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note, count(*) OVER () AS total
+FROM findings f JOIN intakes i ON i.code = f.intake_code
+WHERE (%(state)s::text IS NULL OR f.state = %(state)s)
+  AND (%(open)s::boolean IS NULL OR (f.state <> 'closed') = %(open)s)
+  AND (%(problem)s::text IS NULL OR f.problem = %(problem)s)
+  AND (%(severity)s::text IS NULL OR f.severity = %(severity)s)
+  AND (%(rule)s::text IS NULL OR f.rule = %(rule)s)
+  AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s)
+  AND (%(county)s::text IS NULL OR i.county = %(county)s)
+ORDER BY f.first_detected, f.id LIMIT %(limit)s OFFSET %(offset)s"""
+
+ONE_FINDING = """
+SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS intake_name, i.county,
+       f.permit_no, f.meter_id, f.description, f.evidence, f.first_detected, f.last_confirmed, f.measure,
+       f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note
+FROM findings f JOIN intakes i ON i.code = f.intake_code WHERE f.id = %s"""
+
+# Year-to-date from the monthly rollup (the open month included): per intake, and per permit over
+# all its intakes, so "% of permit used" is the permit's, as the compliance table has it.
+MAP = """
+WITH ytd AS (
+    SELECT m.intake_code, sum(v.volume_m3) AS m3
+    FROM monthly_volumes v JOIN meters m ON m.meter_id = v.meter_id
+    WHERE v.month >= %(year_start)s AND v.month <= %(today)s
+    GROUP BY 1),
+permit_ytd AS (
+    SELECT i.permit_no, sum(y.m3) AS m3 FROM intakes i JOIN ytd y ON y.intake_code = i.code
+    WHERE i.permit_no IS NOT NULL GROUP BY 1)
+SELECT i.code, i.name, i.county, i.longitude, i.latitude, i.status AS intake_status, i.permit_no,
+       m.meter_id, CASE WHEN m.meter_id IS NULL THEN NULL ELSE coalesce(s.status, 'never_reported') END,
+       s.status_since, s.last_reading_ts, s.last_total_m3, y.m3, p.annual_volume_m3, py.m3
+FROM intakes i
+LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
+LEFT JOIN meter_state s ON s.meter_id = m.meter_id
+LEFT JOIN ytd y ON y.intake_code = i.code
+LEFT JOIN permits p ON p.permit_no = i.permit_no
+LEFT JOIN permit_ytd py ON py.permit_no = i.permit_no
+WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
+ORDER BY i.code"""
+
+USER_BY_TOKEN = "SELECT name, role FROM api_users WHERE token_hash = %s AND revoked_at IS NULL"  # noqa: S105
+USERS = """
+SELECT name, role, created_at, created_by, revoked_at, count(*) OVER () AS total FROM api_users
+ORDER BY name LIMIT %(limit)s OFFSET %(offset)s"""
+# A revoked name may be issued again; an active one must be revoked (or rotated) first.
+ADD_USER = """
+INSERT INTO api_users (name, role, token_hash, created_by) VALUES (%s, %s, %s, %s)
+ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, token_hash = EXCLUDED.token_hash,
+    created_at = now(), created_by = EXCLUDED.created_by, revoked_at = NULL
+WHERE api_users.revoked_at IS NOT NULL
+RETURNING name"""
+ROTATE_USER = """
+UPDATE api_users SET token_hash = %s, created_at = now(), created_by = %s
+WHERE name = %s AND revoked_at IS NULL RETURNING role"""
+REVOKE_USER = "UPDATE api_users SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL RETURNING name"
+
+INSERT_CALIBRATION = """
+INSERT INTO calibrations (meter_id, calibrated_on, result, certificate_no) VALUES (%s, %s, %s, %s)
+ON CONFLICT (meter_id, calibrated_on) DO NOTHING RETURNING meter_id"""
+METER_CALIBRATIONS = """
+SELECT meter_id, calibrated_on, result, certificate_no, count(*) OVER () AS total FROM calibrations
+WHERE meter_id = %(meter)s ORDER BY calibrated_on DESC LIMIT %(limit)s OFFSET %(offset)s"""
+
+
+def paged(conn: Conn, sql: str, params: dict[str, Any]) -> tuple[list[dict[str, Any]], int]:
+    """Rows as dicts without the ``total`` column, and the total (0 for an empty page past the end)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(sql, params).fetchall()
+    total = int(rows[0].pop("total")) if rows else 0
+    for row in rows[1:]:
+        row.pop("total")
+    if not rows and params.get("offset"):
+        # A page past the end: count without it so the caller still learns the total.
+        with conn.cursor(row_factory=dict_row) as cur:
+            again = cur.execute(sql, {**params, "offset": 0, "limit": 1}).fetchall()
+        total = int(again[0]["total"]) if again else 0
+    return rows, total
+
+
+def rows(conn: Conn, sql: str, params: dict[str, Any] | tuple[Any, ...]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql, params).fetchall()
+
+
+def user_by_token(conn: Conn, digest: str) -> tuple[str, str] | None:
+    row = conn.execute(USER_BY_TOKEN, (digest,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def map_rows(conn: Conn, today: date, county: str | None) -> list[tuple[Any, ...]]:
+    params = {"year_start": date(today.year, 1, 1), "today": today, "county": county}
+    return conn.execute(MAP, params).fetchall()
+
+
+def readings(
+    conn: Conn,
+    meter_id: str,
+    start: datetime,
+    end: datetime,
+    bucket: str | None,
+    zone: str,
+    limit: int,
+    offset: int,
+) -> tuple[list[dict[str, Any]], int]:
+    params: dict[str, Any] = {"meter": meter_id, "from": start, "to": end, "limit": limit, "offset": offset}
+    if bucket is None:
+        found = rows(conn, RAW_READINGS, params)
+        total = conn.execute(COUNT_READINGS, params).fetchone()
+        return found, int(total[0]) if total else 0
+    found = rows(conn, BUCKETED_READINGS, {**params, "bucket": bucket, "tz": zone})
+    return found, len(found)

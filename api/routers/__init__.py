@@ -1,0 +1,1 @@
+"""One router per resource, each handler a few lines over a query module."""

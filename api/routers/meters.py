@@ -1,0 +1,234 @@
+"""What the meters say: status and its history, readings (raw or bucketed), daily and annual volumes,
+the fleet summary and the map of intakes (一张图)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
+
+from anomaly import queries as aq
+from api import queries
+from api.deps import Auditor, Config, Db
+from api.errors import NotFound, Unprocessable
+from api.paging import Page, Paging, page_of, slice_page
+from api.params import Filter, IsoDate, IsoDateTime
+from api.problems import responses
+from api.schemas import (
+    AnnualVolumeOut,
+    BucketOut,
+    CountyStatus,
+    DailyVolumeOut,
+    MeterStatusName,
+    MeterStatusOut,
+    ReadingOut,
+    StatusChangeOut,
+)
+from api.strict import strict_request
+from ingest import reports as ir
+
+router = APIRouter(
+    tags=["meters"],
+    responses=responses(400, 401, 403, 422),
+    dependencies=[Depends(strict_request)],
+)
+BUCKETS = {"15m": "15 minutes", "1h": "1 hour", "1d": "1 day", "7d": "7 days", "1mo": "1 month"}
+BUCKET_SPAN = {"15m": 900, "1h": 3600, "1d": 86400, "7d": 7 * 86400, "1mo": 28 * 86400}
+MAX_BUCKETS = 20_000
+
+
+@router.get("/fleet/summary", response_model=list[CountyStatus])
+def fleet_summary(_: Auditor, db: Db) -> list[CountyStatus]:
+    """Per county: active meters online, offline and never reported (as the status sweep judged)."""
+    return [CountyStatus(**row) for row in aq.fleet_summary(db)]
+
+
+@router.get("/meters/status", response_model=Page[MeterStatusOut])
+def meter_status(
+    _: Auditor,
+    db: Db,
+    page: Paging,
+    status: MeterStatusName | None = None,
+    county: Filter = None,
+) -> Page[MeterStatusOut]:
+    """Active meters with their status; the longest in their status first (offline longest on top)."""
+    found, total = queries.paged(
+        db, queries.STATUS, {"status": status, "county": county, "meter": None, **page.model_dump()}
+    )
+    return page_of([MeterStatusOut(**r) for r in found], total, page)
+
+
+@router.get(
+    "/meters/{meter_id}/status/history", response_model=Page[StatusChangeOut], responses=responses(404)
+)
+def status_history(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[StatusChangeOut]:
+    _known(db, meter_id)
+    found, total = queries.paged(db, queries.STATUS_HISTORY, {"meter": meter_id, **page.model_dump()})
+    return page_of([StatusChangeOut(**r) for r in found], total, page)
+
+
+@router.get(
+    "/meters/{meter_id}/readings",
+    response_model=Page[ReadingOut] | list[BucketOut],
+    responses=responses(404),
+)
+def readings(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    page: Paging,
+    meter_id: str,
+    start: Annotated[IsoDateTime, Query(alias="from", description="device time, inclusive (ISO 8601)")],
+    end: Annotated[IsoDateTime, Query(alias="to", description="device time, exclusive")],
+    bucket: Annotated[
+        Literal["15m", "1h", "1d", "7d", "1mo"] | None,
+        Query(description="aggregate with time_bucket, aligned to local midnight; omit for raw readings"),
+    ] = None,
+) -> Page[ReadingOut] | list[BucketOut]:
+    """Raw readings (paged), or per bucket: count, first and last totalizer, mean and max flow."""
+    if end <= start:
+        raise Unprocessable(
+            "'to' must be after 'from'", errors=[{"field": "to", "message": "not after from"}]
+        )
+    _known(db, meter_id)
+    if bucket is not None and (end - start).total_seconds() / BUCKET_SPAN[bucket] > MAX_BUCKETS:
+        raise Unprocessable(
+            f"{bucket} buckets over that range would be more than {MAX_BUCKETS}; use a larger bucket",
+            errors=[{"field": "bucket", "message": "too many buckets for the range"}],
+        )
+    found, total = queries.readings(
+        db,
+        meter_id,
+        start,
+        end,
+        BUCKETS[bucket] if bucket else None,
+        config.timezone,
+        page.limit,
+        page.offset,
+    )
+    if bucket is not None:
+        return [BucketOut(**r) for r in found]
+    return page_of([ReadingOut(**r) for r in found], total, page)
+
+
+@router.get("/meters/{meter_id}/daily-volumes", response_model=list[DailyVolumeOut], responses=responses(404))
+def daily_volumes(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    meter_id: str,
+    start: Annotated[
+        date | None, Query(alias="from", description="first local day (default: 30 days ago)")
+    ] = None,
+    end: Annotated[IsoDate | None, Query(alias="to", description="last local day (default: today)")] = None,
+) -> list[DailyVolumeOut]:
+    """Per local day: volume (m³, exact), 计量 method, readings, coverage, flags, integrated flow."""
+    _known(db, meter_id)
+    last = end or datetime.now(config.zone).date()
+    first = start or last - timedelta(days=30)
+    if last < first:
+        raise Unprocessable("'to' is before 'from'", errors=[{"field": "to", "message": "before from"}])
+    if (last - first).days > 3660:
+        raise Unprocessable(
+            "at most 10 years at once", errors=[{"field": "from", "message": "range too long"}]
+        )
+    return [DailyVolumeOut(**r) for r in queries.rows(db, ir.DAILY, (meter_id, first, last))]
+
+
+@router.get("/annual-volumes", response_model=Page[AnnualVolumeOut])
+def annual_volumes(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    page: Paging,
+    year: Annotated[
+        int | None, Query(ge=2000, le=2100, description="default: this year, up to today")
+    ] = None,
+    intake_code: Filter = None,
+) -> Page[AnnualVolumeOut]:
+    """Each intake's metered annual volume and 数据获取方式, as the registration form asks."""
+    today = datetime.now(config.zone).date()
+    wanted = year or today.year
+    if wanted > today.year:
+        raise Unprocessable(
+            f"year {wanted} has not begun", errors=[{"field": "year", "message": "in the future"}]
+        )
+    annual = aq.annual_by_intake(db, [wanted], today)
+    items = [
+        AnnualVolumeOut(
+            intake_code=code,
+            year=v.year,
+            volume_m3=v.volume_m3,
+            volume_wan_m3=v.volume_wan,
+            method=str(v.method),
+            measured_days=v.measured_days,
+            estimated_days=v.estimated_days,
+            unmetered_days=v.unmetered_days,
+        )
+        for code, volumes in sorted(annual.items())
+        if intake_code is None or code == intake_code
+        for v in volumes
+    ]
+    return slice_page(items, page)
+
+
+@router.get(
+    "/map.geojson",
+    response_class=Response,
+    responses={200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"}},
+)
+def map_geojson(_: Auditor, db: Db, config: Config, county: Filter = None) -> Response:
+    """Every intake as a point (WGS 84) with its meter's status and the share of its permit used
+    this year (the permit's, over all its intakes)."""
+    today = datetime.now(config.zone).date()
+    features = [_feature(row) for row in queries.map_rows(db, today, county)]
+    body = orjson.dumps({"type": "FeatureCollection", "features": features})
+    return Response(body, media_type="application/geo+json")
+
+
+def _feature(row: tuple[Any, ...]) -> dict[str, Any]:
+    (
+        code,
+        name,
+        county,
+        lon,
+        lat,
+        intake_status,
+        permit,
+        meter,
+        status,
+        since,
+        last_ts,
+        total,
+        ytd,
+        allowed,
+        used,
+    ) = row
+    share = float(used / allowed) if used is not None and allowed else (0.0 if allowed else None)
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": [lon, lat]},
+        "properties": {
+            "code": code,
+            "name": name,
+            "county": county,
+            "intake_status": intake_status,
+            "permit_no": permit,
+            "meter_id": meter,
+            "status": status or "no_meter",
+            "status_since": since.isoformat() if since else None,
+            "last_reading_ts": last_ts.isoformat() if last_ts else None,
+            "last_total_m3": str(total) if total is not None else None,
+            "ytd_m3": str(ytd if ytd is not None else Decimal(0)),
+            "permit_used_share": None if share is None else round(share, 4),
+        },
+    }
+
+
+def _known(db: Db, meter_id: str) -> None:
+    if not queries.rows(db, queries.ONE_METER, (meter_id,)):
+        raise NotFound(f"no meter {meter_id}")

@@ -1,0 +1,123 @@
+"""Compliance by permit and year, the forms' reports as files (XLSX or CSV), refused messages."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from anomaly import tables
+from api import queries
+from api.deps import Auditor, Config, Db
+from api.errors import Unprocessable
+from api.paging import Page, Paging, page_of, slice_page
+from api.params import Filter, IsoDate, IsoDateTime
+from api.problems import responses
+from api.schemas import ComplianceOut, RejectedOut
+from api.strict import strict_request
+from devices.codec import Reason
+
+router = APIRouter(
+    tags=["reports"],
+    responses=responses(400, 401, 403, 422),
+    dependencies=[Depends(strict_request)],
+)
+STATUS_CODES = {
+    "超许可": "over_permit",
+    "许可证已过期": "expired",
+    "预计超许可": "projected_over",
+    "预警": "warning",
+    "正常": "normal",
+}
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+Year = Annotated[int | None, Query(ge=2000, le=2100, description="default: this year")]
+AsOf = Annotated[IsoDate | None, Query(description="as of this local day (default: today)")]
+
+
+@router.get("/compliance", response_model=Page[ComplianceOut])
+def compliance(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    page: Paging,
+    year: Year = None,
+    as_of: AsOf = None,
+    status: Literal["over_permit", "expired", "projected_over", "warning", "normal"] | None = None,
+) -> Page[ComplianceOut]:
+    """Per permit: permitted and metered volume (万m³), share used, the projection and a status."""
+    table = _table(db, config, "compliance", year, as_of)
+    items = []
+    for row in table.rows:
+        number, authority, valid_to, intakes, permitted, metered, used, projected, share, method, label = row
+        item = ComplianceOut(
+            permit_no=number,
+            authority=authority,
+            valid_to=valid_to,
+            intakes=intakes.split("、") if intakes else [],
+            permitted_wan_m3=permitted,
+            metered_wan_m3=metered,
+            used=used,
+            projected_wan_m3=projected,
+            projected_share=share,
+            projection_method=str(method),
+            status=STATUS_CODES[label],  # type: ignore[arg-type]
+            status_label=label,
+        )
+        if status is None or item.status == status:
+            items.append(item)
+    return slice_page(items, page)
+
+
+@router.get(
+    "/exports/{report}",
+    response_class=Response,
+    responses={200: {"content": {m.split(";")[0]: {} for m in MEDIA.values()}, "description": "the file"}},
+)
+def export(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    report: Literal["registration", "summary", "ledger", "compliance"],
+    fmt: Annotated[Literal["xlsx", "csv"], Query(alias="format")] = "xlsx",
+    year: Year = None,
+    as_of: AsOf = None,
+) -> Response:
+    """A form's report with its Chinese headers: registration (Annex 1 annual volumes), summary
+    (Annex 2), ledger (Annex 3), compliance."""
+    table = _table(db, config, report, year, as_of)
+    body = tables.to_xlsx(table) if fmt == "xlsx" else tables.to_csv(table)
+    name = f"{report}-{table.as_of.isoformat()}.{fmt}"
+    return Response(
+        body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@router.get("/rejected", response_model=Page[RejectedOut])
+def rejected(
+    _: Auditor,
+    db: Db,
+    page: Paging,
+    reason: Reason | None = None,
+    meter_id: Filter = None,
+    start: Annotated[IsoDateTime | None, Query(alias="from", description="received at or after")] = None,
+    end: Annotated[IsoDateTime | None, Query(alias="to", description="received before")] = None,
+) -> Page[RejectedOut]:
+    """Messages (or elements of arrays) the collector refused, newest first, with the raw payload."""
+    params = {"reason": reason, "meter": meter_id, "from": start, "to": end, **page.model_dump()}
+    found, total = queries.paged(db, queries.REJECTED, params)
+    return page_of([RejectedOut(**r) for r in found], total, page)
+
+
+def _table(db: Db, config: Config, kind: str, year: int | None, as_of: date | None) -> tables.Table:
+    now = datetime.now(UTC)
+    today = as_of or now.astimezone(config.zone).date()
+    wanted = year or today.year
+    if wanted > today.year:
+        raise Unprocessable(
+            f"year {wanted} is after {today}", errors=[{"field": "year", "message": "in the future"}]
+        )
+    return tables.build(db, kind, wanted, today, now, config.timezone)

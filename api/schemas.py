@@ -1,0 +1,270 @@
+"""Request and response bodies (pydantic at the edge). Volumes are exact decimals sent as strings
+("123.456", m³), as stored; times are ISO 8601 with their offset."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import Role
+from devices.model import CalibrationResult, MeterType
+
+MeterStatusName = Literal["online", "offline", "never_reported"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntakeOut(BaseModel):
+    code: str
+    name: str
+    owner: str
+    county: str
+    township: str | None
+    longitude: float
+    latitude: float
+    engineering_type: str
+    design_daily_capacity_m3: Decimal | None
+    status: str
+    source_type: str
+    source_name: str | None
+    water_use: str
+    permit_no: str | None
+    meter_id: str | None = Field(description="the intake's active meter, if any")
+
+
+class PermitOut(BaseModel):
+    permit_no: str
+    authority: str
+    valid_from: date
+    valid_to: date
+    annual_volume_m3: Decimal
+    intakes: list[str] | None
+
+
+class MeterOut(BaseModel):
+    meter_id: str
+    intake_code: str
+    meter_type: str
+    dn: int | None
+    serial: str | None
+    online_capable: bool
+    report_interval_s: int
+    totalizer_capacity_m3: Decimal | None
+    installed_on: date
+    removed_on: date | None
+    county: str | None = None
+
+
+class MeterIn(Strict):
+    meter_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    intake_code: str = Field(min_length=1, max_length=64)
+    meter_type: MeterType
+    dn: int | None = Field(None, gt=0, le=10_000)
+    serial: str | None = Field(None, max_length=100)
+    online_capable: bool = True
+    report_interval_s: int = Field(900, gt=0, le=86_400 * 31)
+    totalizer_capacity_m3: int | None = Field(None, gt=0, le=10**15, description="whole m³")
+    installed_on: date
+    removed_on: date | None = None
+
+
+class MeterPatch(Strict):
+    meter_type: MeterType | None = None
+    dn: int | None = Field(None, gt=0, le=10_000)
+    serial: str | None = Field(None, max_length=100)
+    online_capable: bool | None = None
+    report_interval_s: int | None = Field(None, gt=0, le=86_400 * 31)
+    totalizer_capacity_m3: int | None = Field(None, gt=0, le=10**15, description="whole m³")
+    removed_on: date | None = None
+
+
+class MeterStatusOut(BaseModel):
+    meter_id: str
+    intake_code: str
+    intake_name: str
+    county: str
+    status: MeterStatusName
+    status_since: datetime | None = Field(description="when it entered this status (offline since ...)")
+    last_reading_ts: datetime | None
+    last_seen: datetime | None
+    last_total_m3: Decimal | None
+
+
+class StatusChangeOut(BaseModel):
+    at: datetime
+    status: MeterStatusName
+    reason: str
+
+
+class ReadingOut(BaseModel):
+    ts: datetime
+    received_at: datetime
+    total_m3: Decimal
+    flow_m3h: float | None
+    battery_v: float | None
+    rssi: int | None
+    alarms: list[str] | None
+
+
+class BucketOut(BaseModel):
+    bucket: datetime
+    readings: int
+    first_total_m3: Decimal
+    last_total_m3: Decimal
+    mean_flow_m3h: float | None
+    max_flow_m3h: float | None
+
+
+class DailyVolumeOut(BaseModel):
+    day: date
+    volume_m3: Decimal
+    method: str
+    readings: int
+    coverage: float
+    flags: list[str]
+    flow_m3: Decimal | None
+
+
+class AnnualVolumeOut(BaseModel):
+    intake_code: str
+    year: int
+    volume_m3: Decimal
+    volume_wan_m3: Decimal
+    method: str = Field(description="数据获取方式: 监测计量, 推算 or 其他")
+    measured_days: int
+    estimated_days: int
+    unmetered_days: int
+
+
+class CountyStatus(BaseModel):
+    county: str
+    online: int
+    offline: int
+    never_reported: int
+    total: int
+
+
+class CalibrationIn(Strict):
+    calibrated_on: date
+    result: CalibrationResult
+    certificate_no: str | None = Field(None, max_length=100)
+
+
+class CalibrationOut(BaseModel):
+    meter_id: str
+    calibrated_on: date
+    result: str
+    certificate_no: str | None
+
+
+class CalibrationDueOut(BaseModel):
+    meter_id: str
+    intake_code: str
+    county: str
+    meter_type: str
+    last_calibrated: date | None
+    due: date
+    overdue: bool
+
+
+class ComplianceOut(BaseModel):
+    permit_no: str
+    authority: str
+    valid_to: date
+    intakes: list[str]
+    permitted_wan_m3: Decimal
+    metered_wan_m3: Decimal
+    used: str
+    projected_wan_m3: Decimal
+    projected_share: str
+    projection_method: str
+    status: Literal["over_permit", "expired", "projected_over", "warning", "normal"]
+    status_label: str
+
+
+class FindingOut(BaseModel):
+    id: int
+    state: Literal["open", "rectifying", "closed"]
+    problem: str
+    severity: str
+    rule: str
+    intake_code: str
+    intake_name: str
+    county: str
+    permit_no: str | None
+    meter_id: str | None
+    description: str
+    evidence: dict[str, Any]
+    first_detected: date
+    last_confirmed: date
+    measure: str | None
+    responsible: str | None
+    deadline: date | None
+    closed_on: datetime | None
+    closed_by: str | None
+    close_note: str | None
+
+
+class FindingEventOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+
+
+class FindingDetail(FindingOut):
+    history: list[FindingEventOut]
+
+
+class RectifyIn(Strict):
+    measure: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="整改措施")
+    responsible: str = Field(min_length=1, max_length=200, pattern=r"\S", description="责任单位及责任人")
+    deadline: date = Field(description="整改时限")
+
+
+class CloseIn(Strict):
+    note: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="整改完成情况 / 销号说明")
+
+
+class RejectedOut(BaseModel):
+    id: int
+    received_at: datetime
+    topic: str
+    element: int | None
+    reason: str
+    message: str
+    payload: str = Field(description="the message as received (bytes outside ASCII escaped)")
+
+
+class UserOut(BaseModel):
+    name: str
+    role: Role
+    created_at: datetime
+    created_by: str
+    revoked_at: datetime | None
+
+
+class UserIn(Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+    role: Role
+
+
+class IssuedToken(BaseModel):
+    name: str
+    role: Role
+    token: str = Field(description="shown once; only its hash is stored")
+
+
+class ImportResult(BaseModel):
+    summary: list[str]
+    warnings: list[str]
+
+
+class Me(BaseModel):
+    name: str
+    role: Role
