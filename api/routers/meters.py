@@ -54,10 +54,11 @@ def meter_status(
     page: Paging,
     status: MeterStatusName | None = None,
     county: Filter = None,
+    meter_id: Filter = None,
 ) -> Page[MeterStatusOut]:
     """Active meters with their status; the longest in their status first (offline longest on top)."""
     found, total = queries.paged(
-        db, queries.STATUS, {"status": status, "county": county, "meter": None, **page.model_dump()}
+        db, queries.STATUS, {"status": status, "county": county, "meter": meter_id, **page.model_dump()}
     )
     return page_of([MeterStatusOut(**r) for r in found], total, page)
 

@@ -1,0 +1,56 @@
+"""Screenshots of the dashboard for docs/screenshots/, taken in headless Chromium.
+
+    .venv/bin/python -m scripts.screenshots --token-file TOKEN [--url http://127.0.0.1:8080]
+                                             [--out docs/screenshots]
+
+Run it against the demo (`make demo` prints the URL and an admin token).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+
+from tests.browser import chromium, log_in, wait_for
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--token-file", required=True, help="a file holding an operator or admin token")
+    parser.add_argument("--out", default="docs/screenshots")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with chromium(width=1400, height=1500) as driver:
+        log_in(driver, args.url, Path(args.token_file).read_text().strip())
+        wait_for(driver, "#fleet-totals")
+        wait_for(driver, "#map circle")
+        time.sleep(1)
+        driver.save_screenshot(str(out / "overview-zh.png"))
+        meter = driver.find_element(By.CSS_SELECTOR, "#map circle[data-status=online]").get_attribute(
+            "data-meter"
+        )
+        driver.get(f"{args.url}/#/meter/{meter}")
+        wait_for(driver, "#flow-chart svg path.series")
+        wait_for(driver, "#volume-chart svg rect.bar")
+        time.sleep(1)
+        driver.save_screenshot(str(out / "meter-zh.png"))
+        driver.get(f"{args.url}/#/findings")
+        wait_for(driver, "#findings tr[data-finding]")
+        driver.find_element(By.ID, "lang").click()
+        wait_for(driver, "#findings tr[data-finding]")
+        time.sleep(1)
+        driver.save_screenshot(str(out / "findings-en.png"))
+        driver.get(f"{args.url}/#/map")
+        wait_for(driver, "#map circle")
+        time.sleep(1)
+        driver.save_screenshot(str(out / "map-en.png"))
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main()

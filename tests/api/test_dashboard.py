@@ -1,0 +1,208 @@
+"""The dashboard in real headless Chromium against a real `intake api` server: login, the status
+counts equal the API's, an offline meter opens its page with charts, an operator moves a finding to
+rectifying and an auditor cannot, the language switch, the map."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from api.auth import Role
+from tests.api.conftest import bearer
+from tests.browser import available, chromium, log_in, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("api") / "api.log"
+
+
+@pytest.fixture(scope="module")
+def server(county_url: str, server_log: Path) -> Iterator[str]:
+    assert available(), "Debian's chromium and chromedriver are missing: run scripts/dev-deps as root"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "INTAKE_DATABASE_URL": county_url}
+    log = server_log.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "intake", "api", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=1)  # noqa: S310 - our own server
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[WebDriver]:
+    with chromium() as driver:
+        yield driver
+
+
+def shot(driver: WebDriver, name: str) -> None:
+    folder = os.environ.get("INTAKE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def fresh(driver: WebDriver, url: str, token: str) -> None:
+    driver.get(url + "/")
+    driver.execute_script("sessionStorage.clear(); localStorage.clear();")
+    log_in(driver, url, token)
+
+
+def test_a_bad_token_is_refused_on_the_login_form(browser: WebDriver, server: str) -> None:
+    browser.get(server + "/")
+    browser.execute_script("sessionStorage.clear();")
+    browser.get(server + "/")
+    wait_for(browser, "#token").send_keys("itk_" + "x" * 43)
+    browser.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(By.ID, "login-error").text)
+    assert "令牌无效" in browser.find_element(By.ID, "login-error").text
+    assert browser.find_element(By.ID, "nav").get_attribute("hidden") is not None
+
+
+def test_status_counts_equal_the_apis(browser: WebDriver, server: str, tokens: dict[Role, str]) -> None:
+    fresh(browser, server, tokens[Role.AUDITOR])
+    wait_for(browser, "#fleet-totals")
+    shown = {
+        cell.get_attribute("data-total"): int(cell.text)
+        for cell in browser.find_elements(By.CSS_SELECTOR, "#fleet-totals td[data-total]")
+    }
+    counties = httpx.get(server + "/api/v1/fleet/summary", headers=bearer(tokens[Role.AUDITOR])).json()
+    expected = {k: sum(c[k] for c in counties) for k in ("online", "offline", "never_reported", "total")}
+    assert shown == expected and expected["offline"] == 3 and expected["online"] == 6
+    rows = browser.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")
+    assert sorted(str(r.get_attribute("data-county")) for r in rows) == sorted(c["county"] for c in counties)
+    assert "test-auditor" in browser.find_element(By.ID, "who").text
+    shot(browser, "overview")
+
+
+def test_an_offline_meter_opens_its_page_with_charts(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    fresh(browser, server, tokens[Role.AUDITOR])
+    link = wait_for(browser, "#offline a.meter-link")
+    meter = link.text
+    assert browser.find_elements(By.CSS_SELECTOR, "#offline td.since")[0].text != "—"
+    link.click()
+    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"#/meter/{meter}"))
+    flow = wait_for(browser, "#flow-chart svg path.series")
+    assert str(flow.get_attribute("d")).count("L") > 10  # hourly means over days
+    wait_for(browser, "#volume-chart svg rect.bar")
+    bars = browser.find_elements(By.CSS_SELECTOR, "#volume-chart svg rect.bar")
+    days = httpx.get(
+        f"{server}/api/v1/meters/{meter}/daily-volumes", headers=bearer(tokens[Role.AUDITOR])
+    ).json()
+    assert len(bars) == len(days) > 20
+    assert "离线" in browser.find_element(By.ID, "meter-status").text
+    shot(browser, "meter")
+
+
+def test_an_operator_moves_a_finding_to_rectifying(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    fresh(browser, server, tokens[Role.OPERATOR])
+    button = wait_for(browser, "#findings tr[data-state=open] button.rectify")
+    row = button.find_element(By.XPATH, "./ancestor::tr")
+    finding = row.get_attribute("data-finding")
+    button.click()
+    browser.find_element(By.ID, "measure").send_keys("更换电池，恢复上报")
+    browser.find_element(By.ID, "responsible").send_keys("县水利局 李四")
+    browser.execute_script("document.getElementById('deadline').value = '2026-12-31'")
+    browser.find_element(By.ID, "rectify-ok").click()
+    WebDriverWait(browser, 10).until(
+        lambda d: (
+            d.find_element(By.CSS_SELECTOR, f"#findings tr[data-finding='{finding}']").get_attribute(
+                "data-state"
+            )
+            == "rectifying"
+        )
+    )
+    stored = httpx.get(f"{server}/api/v1/findings/{finding}", headers=bearer(tokens[Role.AUDITOR])).json()
+    assert (stored["state"], stored["responsible"], stored["history"][-1]["actor"]) == (
+        "rectifying",
+        "县水利局 李四",
+        "test-operator",
+    )
+    assert browser.find_elements(By.CSS_SELECTOR, f"#findings tr[data-finding='{finding}'] button.close")
+
+
+def test_an_auditor_sees_no_lifecycle_actions(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    fresh(browser, server, tokens[Role.AUDITOR])
+    wait_for(browser, "#findings tr[data-finding]")
+    assert browser.find_elements(By.CSS_SELECTOR, "#findings button.act") == []
+    assert "只读" in browser.find_element(By.CSS_SELECTOR, "#findings thead").text
+    # ... and the API would refuse the move if the page offered it.
+    finding = browser.find_element(By.CSS_SELECTOR, "#findings tr[data-state=open]").get_attribute(
+        "data-finding"
+    )
+    refused = httpx.post(
+        f"{server}/api/v1/findings/{finding}/rectify",
+        headers=bearer(tokens[Role.AUDITOR]),
+        json={"measure": "m", "responsible": "r", "deadline": "2026-12-31"},
+    )
+    assert refused.status_code == 403
+
+
+def test_the_map_shows_every_intake_and_english_on_request(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(server + "/#/map")
+    wait_for(browser, "#map circle")
+    features = httpx.get(server + "/api/v1/map.geojson", headers=bearer(tokens[Role.AUDITOR])).json()[
+        "features"
+    ]
+    circles = browser.find_elements(By.CSS_SELECTOR, "#map circle")
+    assert len(circles) == len(features)
+    offline = browser.find_elements(By.CSS_SELECTOR, "#map circle[data-status=offline]")
+    assert len(offline) == 3 and offline[0].value_of_css_property("fill") == "rgb(215, 48, 39)"
+    names = {t.text for t in browser.find_elements(By.CSS_SELECTOR, "#map text.county")}
+    assert names == {f["properties"]["county"] for f in features}
+    browser.find_element(By.ID, "lang").click()
+    WebDriverWait(browser, 10).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#map h2").text == "Map of intakes"
+    )
+    assert browser.find_element(By.CSS_SELECTOR, "#nav a[href='#/findings']").text == "Findings"
+    wait_for(browser, "#map circle")
+    shot(browser, "map-en")
+    browser.execute_script("localStorage.clear()")
+
+
+def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:
+    stranger = "itk_" + "y" * 43
+    assert httpx.get(server + "/api/v1/me", headers=bearer(tokens[Role.ADMIN])).status_code == 200
+    assert httpx.get(server + "/api/v1/me", headers=bearer(stranger)).status_code == 401
+    time.sleep(0.5)
+    log = server_log.read_text()
+    assert "GET /api/v1/me" in log  # the access log is on, and names the path
+    assert all(token not in log for token in [*tokens.values(), stranger])
+    assert "itk_" not in log
