@@ -61,6 +61,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
+    app.state.map_cache = {}
     app.middleware("http")(app.state.metrics.middleware)
     problems.install(app)
     for module in (meters, registry, findings, reports, admin):  # /meters/status before /meters/{id}

@@ -117,28 +117,30 @@ SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS in
        f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note
 FROM findings f JOIN intakes i ON i.code = f.intake_code WHERE f.id = %s"""
 
-# Year-to-date from the monthly rollup (the open month included): per intake, and per permit over
-# all its intakes, so "% of permit used" is the permit's, as the compliance table has it.
+# This year's volume from the yearly rollup, per intake, and the share of its permit used over all the
+# permit's intakes (a window, not a second aggregate), as the compliance table has it. Text and times
+# come out ready for JSON; "C" collation sorts codes fastest.
 MAP = """
 WITH ytd AS (
     SELECT m.intake_code, sum(v.volume_m3) AS m3
-    FROM monthly_volumes v JOIN meters m ON m.meter_id = v.meter_id
-    WHERE v.month >= %(year_start)s AND v.month <= %(today)s
-    GROUP BY 1),
-permit_ytd AS (
-    SELECT i.permit_no, sum(y.m3) AS m3 FROM intakes i JOIN ytd y ON y.intake_code = i.code
-    WHERE i.permit_no IS NOT NULL GROUP BY 1)
-SELECT i.code, i.name, i.county, i.longitude, i.latitude, i.status AS intake_status, i.permit_no,
-       m.meter_id, CASE WHEN m.meter_id IS NULL THEN NULL ELSE coalesce(s.status, 'never_reported') END,
-       s.status_since, s.last_reading_ts, s.last_total_m3, y.m3, p.annual_volume_m3, py.m3
+    FROM yearly_volumes v JOIN meters m ON m.meter_id = v.meter_id
+    WHERE v.year = %(year)s
+    GROUP BY 1)
+SELECT i.code, i.name, i.county, i.longitude, i.latitude, i.status, i.permit_no, m.meter_id,
+       CASE WHEN m.meter_id IS NULL THEN 'no_meter' ELSE coalesce(s.status, 'never_reported') END,
+       to_json(s.status_since) #>> '{}', to_json(s.last_reading_ts) #>> '{}', s.last_total_m3::text,
+       coalesce(y.m3, 0)::text,
+       CASE WHEN p.annual_volume_m3 > 0
+            THEN round(coalesce(sum(y.m3) OVER (PARTITION BY i.permit_no COLLATE "C"), 0) / p.annual_volume_m3, 4)::float8
+       END
 FROM intakes i
 LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
 LEFT JOIN meter_state s ON s.meter_id = m.meter_id
 LEFT JOIN ytd y ON y.intake_code = i.code
 LEFT JOIN permits p ON p.permit_no = i.permit_no
-LEFT JOIN permit_ytd py ON py.permit_no = i.permit_no
 WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
-ORDER BY i.code"""
+ORDER BY i.code COLLATE "C"
+"""
 
 USER_BY_TOKEN = "SELECT name, role FROM api_users WHERE token_hash = %s AND revoked_at IS NULL"  # noqa: S105
 USERS = """
@@ -190,7 +192,7 @@ def user_by_token(conn: Conn, digest: str) -> tuple[str, str] | None:
 
 
 def map_rows(conn: Conn, today: date, county: str | None) -> list[tuple[Any, ...]]:
-    params = {"year_start": date(today.year, 1, 1), "today": today, "county": county}
+    params = {"year": today.year, "county": county}
     return conn.execute(MAP, params).fetchall()
 
 

@@ -98,8 +98,13 @@ function intakeMap(features, onPick) {
     if (f.properties.meter_id) dot.addEventListener("click", () => onPick(f.properties.meter_id));
     svg.append(dot);
   }
+  const placed = [];  // nudge a name down while it would overlap one already placed
   for (const [name, c] of Object.entries(counties)) {
-    svg.append(el("text", { x: px(c.x / c.n), y: py(c.y / c.n) - 10, "text-anchor": "middle", "font-size": 14,
+    const x = px(c.x / c.n), width = 14 * name.length;
+    let y = py(c.y / c.n) - 10;
+    while (placed.some((p) => Math.abs(p.y - y) < 16 && Math.abs(p.x - x) < (p.width + width) / 2)) y += 16;
+    placed.push({ x, y, width });
+    svg.append(el("text", { x, y, "text-anchor": "middle", "font-size": 14,
       "font-weight": 600, fill: "#1d2733", "paint-order": "stroke", stroke: "#eef3f7", "stroke-width": 4, class: "county" }, name));
   }
   return svg;

@@ -3,12 +3,12 @@ the fleet summary and the map of intakes (一张图)."""
 
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from anomaly import queries as aq
@@ -182,51 +182,45 @@ def annual_volumes(
     response_class=Response,
     responses={200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"}},
 )
-def map_geojson(_: Auditor, db: Db, config: Config, county: Filter = None) -> Response:
+def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
     """Every intake as a point (WGS 84) with its meter's status and the share of its permit used
-    this year (the permit's, over all its intakes)."""
-    today = datetime.now(config.zone).date()
-    features = [_feature(row) for row in queries.map_rows(db, today, county)]
-    body = orjson.dumps({"type": "FeatureCollection", "features": features})
-    return Response(body, media_type="application/geo+json")
+    this year (the permit's, over all its intakes). Kept for INTAKE_API_MAP_CACHE_S seconds (the
+    `Age` header says how old it is): status changes at most once a minute anyway."""
+    cache: dict[str | None, tuple[float, bytes]] = request.app.state.map_cache
+    now = time.monotonic()
+    cached = cache.get(county)
+    if cached is None or cached[0] <= now:
+        today = datetime.now(config.zone).date()
+        features = [_feature(row) for row in queries.map_rows(db, today, county)]
+        body = orjson.dumps({"type": "FeatureCollection", "features": features})
+        cached = (now + config.api_map_cache_s, body)
+        if config.api_map_cache_s > 0:
+            cache[county] = cached
+    age = max(0, int(config.api_map_cache_s - (cached[0] - now)))
+    return Response(cached[1], media_type="application/geo+json", headers={"Age": str(age)})
+
+
+PROPERTIES = (
+    "code",
+    "name",
+    "county",
+    "intake_status",
+    "permit_no",
+    "meter_id",
+    "status",
+    "status_since",
+    "last_reading_ts",
+    "last_total_m3",
+    "ytd_m3",
+    "permit_used_share",
+)
 
 
 def _feature(row: tuple[Any, ...]) -> dict[str, Any]:
-    (
-        code,
-        name,
-        county,
-        lon,
-        lat,
-        intake_status,
-        permit,
-        meter,
-        status,
-        since,
-        last_ts,
-        total,
-        ytd,
-        allowed,
-        used,
-    ) = row
-    share = float(used / allowed) if used is not None and allowed else (0.0 if allowed else None)
     return {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [lon, lat]},
-        "properties": {
-            "code": code,
-            "name": name,
-            "county": county,
-            "intake_status": intake_status,
-            "permit_no": permit,
-            "meter_id": meter,
-            "status": status or "no_meter",
-            "status_since": since.isoformat() if since else None,
-            "last_reading_ts": last_ts.isoformat() if last_ts else None,
-            "last_total_m3": str(total) if total is not None else None,
-            "ytd_m3": str(ytd if ytd is not None else Decimal(0)),
-            "permit_used_share": None if share is None else round(share, 4),
-        },
+        "geometry": {"type": "Point", "coordinates": [row[3], row[4]]},
+        "properties": dict(zip(PROPERTIES, row[:3] + row[5:], strict=True)),
     }
 
 

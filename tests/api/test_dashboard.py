@@ -5,11 +5,7 @@ rectifying and an auditor cannot, the language switch, the map."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from api.auth import Role
+from benchmarks.server import api_server
 from tests.api.conftest import bearer
 from tests.browser import available, chromium, log_in, wait_for
 
@@ -34,27 +31,8 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(county_url: str, server_log: Path) -> Iterator[str]:
     assert available(), "Debian's chromium and chromedriver are missing: run scripts/dev-deps as root"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "INTAKE_DATABASE_URL": county_url}
-    log = server_log.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "intake", "api", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=1)  # noqa: S310 - our own server
-                break
-            except OSError:
-                time.sleep(0.1)
+    with server_log.open("w") as log, api_server(county_url, log=log) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 @pytest.fixture(scope="module")
