@@ -244,7 +244,15 @@ def main() -> None:
             f"{table}\n\nOne keep-alive HTTP client against `intake api` (uvicorn, one process) on the "
             "same machine; each time is the median of 7 requests after 2 warm-ups (3 after 1 for the paged "
             "baselines). The database holds this year's daily volumes for every active meter and a year "
-            f"of 15-minute readings for {args.meters_with_readings} meters. Took {minutes:.0f} min."
+            f"of 15-minute readings for {args.meters_with_readings} meters. Took {minutes:.0f} min.\n\n"
+            "What bounds a freshly computed map: about two thirds is the query (20,000 intakes joined to "
+            "their meter, its state, this year's volume from `yearly_volumes` and the permit, the "
+            "permit's share as a window; profiled with EXPLAIN ANALYZE), the rest building and "
+            "serialising the features. The query took ~250 ms reading this year from the monthly rollup "
+            "and takes ~140 ms from the yearly one; summing the daily rows is the baseline above. On "
+            "this 2-core machine a "
+            "fresh map stays above 200 ms; a map reused within `INTAKE_API_MAP_CACHE_S` (default 15 s; "
+            "statuses change at most once a minute, with the status sweep) is well under it."
         )
         write_section("API", command, body)
 
