@@ -144,9 +144,9 @@ function findingRow(f, reload) {
     h("td", {}, f.description), h("td", {}, f.first_detected), h("td", { class: "state" }, pill(f.state)), h("td", {}, actions));
 }
 
-async function findingsCard(section, limit, scroll = true) {
-  const reload = () => findingsCard(section, limit, scroll);
-  const page = await api(`/api/v1/findings?open=true&limit=${limit}`);
+async function findingsCard(section, limit, scroll = true, filter = "open=true") {
+  const reload = () => findingsCard(section, limit, scroll, filter);
+  const page = await api(`/api/v1/findings?${filter}&limit=${limit}`);
   if (!page.items.length) return fill(section, h("p", { class: "muted" }, t("none")));
   const headers = ["#", t("intake"), t("problem"), t("description"), t("detected"), t("state"), canAct() ? t("actions") : t("read_only")];
   fill(section, h("div", { class: scroll ? "scroll" : null }, table(headers, page.items.map((f) => findingRow(f, reload)))),
@@ -221,8 +221,26 @@ function mapPage() {
 
 function findingsPage() {
   const section = card("findings", t("all_findings"), true);
-  view.replaceChildren(section);
+  const filters = { open: "open=true", rectifying: "state=rectifying", closed: "state=closed" };
+  const choose = h("select", { id: "finding-filter", onchange: () => guarded(section, (s) => findingsCard(s, 1000, false, filters[choose.value])) },
+    Object.keys(filters).map((k) => h("option", { value: k }, k === "open" ? `${t("open")} / ${t("rectifying")}` : t(k))));
+  view.replaceChildren(h("section", { class: "card wide" }, h("h2", {}, t("exports")), exportLinks(), choose), section);
   guarded(section, (s) => findingsCard(s, 1000, false));
+}
+
+// The forms' reports as files: fetched with the token, then handed to the browser as a download.
+function exportLinks() {
+  const reports = { registration: "取水口基础信息登记表", summary: "取水口核查登记汇总表", ledger: "取水口整改提升情况表", compliance: "取水许可执行情况" };
+  return h("p", { class: "exports" }, Object.entries(reports).map(([kind, title]) => h("span", {}, `${title}: `,
+    ["xlsx", "csv"].map((fmt) => h("a", { href: "#", class: `export-${kind}-${fmt}`, onclick: async (event) => {
+      event.preventDefault();
+      const token = sessionStorage.getItem("intake.token");
+      const response = await fetch(`/api/v1/exports/${kind}?format=${fmt}`, { headers: { Authorization: `Bearer ${token}` } });
+      if (!response.ok) return alert((await response.json()).detail);
+      const link = h("a", { href: URL.createObjectURL(await response.blob()), download: `${kind}.${fmt}` });
+      link.click();
+      URL.revokeObjectURL(link.href);
+    } }, fmt.toUpperCase(), " ")), " · ")));
 }
 
 // ---- a meter --------------------------------------------------------------------------------

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.auth import Role
 from benchmarks.server import api_server
@@ -114,7 +115,8 @@ def test_an_operator_moves_a_finding_to_rectifying(
     browser.find_element(By.ID, "responsible").send_keys("县水利局 李四")
     browser.execute_script("document.getElementById('deadline').value = '2026-12-31'")
     browser.find_element(By.ID, "rectify-ok").click()
-    WebDriverWait(browser, 10).until(
+    # The ledger is drawn again after the move: rows read mid-redraw are stale, and are read again.
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: (
             d.find_element(By.CSS_SELECTOR, f"#findings tr[data-finding='{finding}']").get_attribute(
                 "data-state"
@@ -148,6 +150,39 @@ def test_an_auditor_sees_no_lifecycle_actions(
         json={"measure": "m", "responsible": "r", "deadline": "2026-12-31"},
     )
     assert refused.status_code == 403
+
+
+def test_the_ledger_page_filters_by_state(browser: WebDriver, server: str, tokens: dict[Role, str]) -> None:
+    first = httpx.get(
+        server + "/api/v1/findings", headers=bearer(tokens[Role.AUDITOR]), params={"state": "open"}
+    )
+    moved = httpx.post(
+        f"{server}/api/v1/findings/{first.json()['items'][0]['id']}/rectify",
+        headers=bearer(tokens[Role.OPERATOR]),
+        json={"measure": "m", "responsible": "r", "deadline": "2026-12-31"},
+    )
+    assert moved.status_code == 200
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(server + "/#/findings")
+    Select(wait_for(browser, "#finding-filter")).select_by_value("rectifying")
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: (
+            {
+                r.get_attribute("data-state")
+                for r in d.find_elements(By.CSS_SELECTOR, "#findings tr[data-finding]")
+            }
+            == {"rectifying"}
+        )
+    )
+    shown = {
+        r.get_attribute("data-finding")
+        for r in browser.find_elements(By.CSS_SELECTOR, "#findings tr[data-finding]")
+    }
+    listed = httpx.get(
+        server + "/api/v1/findings", headers=bearer(tokens[Role.AUDITOR]), params={"state": "rectifying"}
+    ).json()["items"]
+    assert shown == {str(f["id"]) for f in listed} and shown
+    assert browser.find_elements(By.CSS_SELECTOR, "a.export-ledger-xlsx")
 
 
 def test_the_map_shows_every_intake_and_english_on_request(
