@@ -18,7 +18,6 @@ and times, over real HTTP with one keep-alive client (median of 7 after 2 warm-u
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import statistics
 import time
@@ -36,13 +35,12 @@ import psycopg
 from api import accounts, queries
 from api.auth import Role
 from benchmarks.report import write_section
+from benchmarks.scratch import scratch_database
 from benchmarks.server import api_server
 from benchmarks.sweep import VOLUMES
 from devices import registry, sample
 from devices.calibration import CalibrationPeriods
 from devices.workbook import RawTable, headers_for
-from infra import migrations
-from infra.settings import Settings
 
 ZONE = ZoneInfo("Asia/Shanghai")
 STATE = """
@@ -137,14 +135,8 @@ def _year_by_paging(client: httpx.Client, meter: str, start: datetime, end: date
 
 
 def run(intakes: int, with_readings: int, say: Callable[[str], None]) -> list[tuple[str, float, str, float]]:
-    admin = Settings().database_url.rsplit("/", 1)[0] + "/postgres"
-    name = f"intake_bench_api_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
+    with scratch_database("intake_bench_api") as url:
         with psycopg.connect(url, autocommit=True) as conn:
-            migrations.migrate(conn)
             meter = _load(conn, intakes, with_readings, say)
             token = accounts.add(conn, f"bench-{secrets.token_hex(4)}", Role.AUDITOR, "benchmark")
             today = datetime.now(ZONE).date()
@@ -208,9 +200,6 @@ def run(intakes: int, with_readings: int, say: Callable[[str], None]) -> list[tu
                 year_paged,
             ),
         ]
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def main() -> None:

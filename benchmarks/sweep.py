@@ -11,7 +11,6 @@ straightforward baseline that asks the database for each intake's year-to-date v
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from datetime import UTC, date, datetime
 
@@ -20,11 +19,8 @@ import psycopg
 from anomaly import queries
 from anomaly.thresholds import Thresholds
 from benchmarks.report import write_section
-from devices import registry, sample
+from benchmarks.scratch import load_sample, scratch_database
 from devices.calibration import CalibrationPeriods
-from devices.workbook import RawTable, headers_for
-from infra import migrations
-from infra.settings import Settings
 
 AS_OF = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
@@ -49,56 +45,38 @@ def main() -> None:
     )
     parser.add_argument("--intakes", type=int, default=20000)
     args = parser.parse_args()
-    admin = Settings().database_url.rsplit("/", 1)[0] + "/postgres"
-    name = f"intake_bench_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrations.migrate(conn)
-            data = sample.generate(args.intakes, 1, AS_OF)
-            rows = registry.form_rows(
-                data.permits, data.intakes, data.meters, data.calibrations, {}, CalibrationPeriods()
-            )
-            tables = [
-                RawTable(t, t.value, headers_for(t), [(n + 2, r) for n, r in enumerate(rs)])
-                for t, rs in rows.items()
-            ]
-            registry.apply_plan(conn, registry.plan_import(conn, tables))
-            started = time.perf_counter()
-            conn.execute(VOLUMES, (date(AS_OF.year - 1, AS_OF.month, AS_OF.day), AS_OF))
-            conn.execute(STATE, (NOW,))
-            conn.execute("ANALYZE")
-            loaded = time.perf_counter() - started
-            days = conn.execute("SELECT count(*) FROM daily_volumes").fetchone()
-            print(f"loaded {days[0] if days else 0:,} daily volumes in {loaded:.0f} s", flush=True)
+    with scratch_database("intake_bench") as url, psycopg.connect(url, autocommit=True) as conn:
+        data = load_sample(conn, args.intakes, AS_OF)
+        started = time.perf_counter()
+        conn.execute(VOLUMES, (date(AS_OF.year - 1, AS_OF.month, AS_OF.day), AS_OF))
+        conn.execute(STATE, (NOW,))
+        conn.execute("ANALYZE")
+        loaded = time.perf_counter() - started
+        days = conn.execute("SELECT count(*) FROM daily_volumes").fetchone()
+        print(f"loaded {days[0] if days else 0:,} daily volumes in {loaded:.0f} s", flush=True)
 
-            started = time.perf_counter()
-            status = queries.run_status_sweep(conn, NOW, "Asia/Shanghai")
-            status_s = time.perf_counter() - started
-            started = time.perf_counter()
-            snapshot = queries.load_snapshot(conn, AS_OF, NOW, "Asia/Shanghai")
-            snapshot_s = time.perf_counter() - started
-            started = time.perf_counter()
-            counts = queries.run_sweep(conn, snapshot, CalibrationPeriods(), Thresholds())
-            rules_s = time.perf_counter() - started
-            started = time.perf_counter()
-            again = queries.run_sweep(
-                conn,
-                queries.load_snapshot(conn, AS_OF, NOW, "Asia/Shanghai"),
-                CalibrationPeriods(),
-                Thresholds(),
-            )
-            rerun_s = time.perf_counter() - started
+        started = time.perf_counter()
+        status = queries.run_status_sweep(conn, NOW, "Asia/Shanghai")
+        status_s = time.perf_counter() - started
+        started = time.perf_counter()
+        snapshot = queries.load_snapshot(conn, AS_OF, NOW, "Asia/Shanghai")
+        snapshot_s = time.perf_counter() - started
+        started = time.perf_counter()
+        counts = queries.run_sweep(conn, snapshot, CalibrationPeriods(), Thresholds())
+        rules_s = time.perf_counter() - started
+        started = time.perf_counter()
+        again = queries.run_sweep(
+            conn,
+            queries.load_snapshot(conn, AS_OF, NOW, "Asia/Shanghai"),
+            CalibrationPeriods(),
+            Thresholds(),
+        )
+        rerun_s = time.perf_counter() - started
 
-            started = time.perf_counter()
-            for intake in data.intakes:
-                conn.execute(NAIVE, (intake.code, date(AS_OF.year, 1, 1), AS_OF)).fetchone()
-            naive_s = time.perf_counter() - started
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        started = time.perf_counter()
+        for intake in data.intakes:
+            conn.execute(NAIVE, (intake.code, date(AS_OF.year, 1, 1), AS_OF)).fetchone()
+        naive_s = time.perf_counter() - started
     assert status is not None and counts is not None and again is not None
     ours = status_s + snapshot_s + rules_s
     body = f"""
