@@ -44,3 +44,15 @@ def test_metrics_count_requests_and_the_fleet(client: TestClient, tokens: dict[R
         count = sum(c[status] for c in summary)
         assert f'intake_meters{{status="{status}"}} {float(count)}' in text
     assert "no-such-meter" not in text  # labels are route templates, not paths
+
+
+def test_the_dashboard_loads_nothing_from_elsewhere(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and "取水口计量监管" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy and "script-src 'self'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    for asset in ("app.js", "charts.js", "i18n.js", "style.css"):
+        assert client.get(f"/static/{asset}").status_code == 200
+        assert f"/static/{asset}" in page.text
+    assert "http://" not in page.text and "https://" not in page.text
