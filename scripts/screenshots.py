@@ -12,9 +12,23 @@ import argparse
 import time
 from pathlib import Path
 
+import httpx
 from selenium.webdriver.common.by import By
 
 from tests.browser import chromium, log_in, wait_for
+
+
+def _busy_meter(url: str, token: str) -> str:
+    """An online meter that drew water in the last month (not one of the three with faults)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    online = httpx.get(
+        f"{url}/api/v1/meters/status", headers=headers, params={"status": "online", "limit": 1000}
+    )
+    for meter in sorted(m["meter_id"] for m in online.json()["items"])[3:]:
+        days = httpx.get(f"{url}/api/v1/meters/{meter}/daily-volumes", headers=headers).json()
+        if len(days) > 20 and sum(float(d["volume_m3"]) for d in days) > 0:
+            return str(meter)
+    raise SystemExit("no online meter drew water in the last 30 days")
 
 
 def main() -> None:
@@ -26,14 +40,13 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     with chromium(width=1400, height=1500) as driver:
-        log_in(driver, args.url, Path(args.token_file).read_text().strip())
+        token = Path(args.token_file).read_text().strip()
+        log_in(driver, args.url, token)
         wait_for(driver, "#fleet-totals")
         wait_for(driver, "#map circle")
         time.sleep(1)
         driver.save_screenshot(str(out / "overview-zh.png"))
-        meter = driver.find_element(By.CSS_SELECTOR, "#map circle[data-status=online]").get_attribute(
-            "data-meter"
-        )
+        meter = _busy_meter(args.url, token)
         driver.get(f"{args.url}/#/meter/{meter}")
         wait_for(driver, "#flow-chart svg path.series")
         wait_for(driver, "#volume-chart svg rect.bar")
