@@ -141,7 +141,7 @@ function findingRow(f, reload) {
   if (canAct() && f.state === "rectifying") actions.push(h("button", { class: "act close", type: "button", onclick: () => closeFinding(f, reload) }, t("close")));
   return h("tr", { "data-finding": f.id, "data-state": f.state },
     h("td", {}, f.id), h("td", {}, f.intake_name), h("td", {}, t(`problem_${f.problem}`)),
-    h("td", {}, f.description), h("td", {}, f.first_detected), h("td", { class: "state" }, pill(f.state)), h("td", {}, actions));
+    h("td", {}, f.description), h("td", { class: "nowrap" }, f.first_detected), h("td", { class: "state" }, pill(f.state)), h("td", {}, actions));
 }
 
 async function findingsCard(section, limit, scroll = true, filter = "open=true") {
