@@ -6,12 +6,12 @@ lifespan, so importing this module touches nothing.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool
 
 from api import problems
 from api.metrics import ApiMetrics
+from api.middleware import Instrumented
 from api.routers import admin, findings, meters, ops, registry, reports
 from api.settings import ApiSettings
 from infra.settings import redact_url
@@ -62,8 +63,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     app.state.map_cache = {}
-    app.middleware("http")(app.state.metrics.middleware)
-    app.middleware("http")(_security_headers)
+    app.add_middleware(Instrumented, metrics=app.state.metrics)
     problems.install(app)
     for module in (meters, registry, findings, reports, admin):  # /meters/status before /meters/{id}
         app.include_router(module.router, prefix=f"/api/v{VERSION}")
@@ -89,27 +89,6 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-# The dashboard loads nothing from elsewhere, so the browser may refuse anything that tries.
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-        "form-action 'self'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
-
-
-async def _security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
 
 
 def describe(settings: ApiSettings) -> str:

@@ -3,14 +3,10 @@ the database when scraped (so every API replica reports the same fleet)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from psycopg_pool import ConnectionPool
-from starlette.requests import Request
-from starlette.responses import Response
 
 FLEET = """
 SELECT coalesce(s.status, 'never_reported'), count(*)
@@ -40,17 +36,3 @@ class ApiMetrics:
             self.meters.labels(status).set(counts.get(status, 0))
         for problem in ("unauthorized", "permit_expired", "metering", "over_permit", "fee_unpaid"):
             self.findings.labels(problem).set(problems.get(problem, 0))
-
-    async def middleware(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        # The route's template, not the path, so labels stay few; included routers give it without
-        # their prefix, and every included router is under the one API prefix.
-        route = getattr(request.scope.get("route"), "path", None)
-        prefix = API_PREFIX if request.url.path.startswith(API_PREFIX + "/") else ""
-        template = f"{prefix}{route}" if route else "unmatched"
-        self.requests.labels(request.method, template, str(response.status_code)).inc()
-        self.seconds.labels(template).observe(time.perf_counter() - started)
-        return response

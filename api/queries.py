@@ -117,9 +117,10 @@ SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS in
        f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note
 FROM findings f JOIN intakes i ON i.code = f.intake_code WHERE f.id = %s"""
 
-# This year's volume from the yearly rollup, per intake, and the share of its permit used over all the
-# permit's intakes (a window, not a second aggregate), as the compliance table has it. Text and times
-# come out ready for JSON; "C" collation sorts codes fastest.
+# This year's volume from the yearly rollup per intake, exact (text) and as a float with the permit's
+# volume, from which the caller adds up each permit's share over all its intakes (cheaper there than
+# a window here). Text and times come out ready for JSON. The caller sorts by code, too (faster in
+# Python than in the database's collation).
 MAP = """
 WITH ytd AS (
     SELECT m.intake_code, sum(v.volume_m3) AS m3
@@ -129,18 +130,13 @@ WITH ytd AS (
 SELECT i.code, i.name, i.county, i.longitude, i.latitude, i.status, i.permit_no, m.meter_id,
        CASE WHEN m.meter_id IS NULL THEN 'no_meter' ELSE coalesce(s.status, 'never_reported') END,
        to_json(s.status_since) #>> '{}', to_json(s.last_reading_ts) #>> '{}', s.last_total_m3::text,
-       coalesce(y.m3, 0)::text,
-       CASE WHEN p.annual_volume_m3 > 0
-            THEN round(coalesce(sum(y.m3) OVER (PARTITION BY i.permit_no COLLATE "C"), 0) / p.annual_volume_m3, 4)::float8
-       END
+       coalesce(y.m3, 0)::text, y.m3::float8, p.annual_volume_m3::float8
 FROM intakes i
 LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
 LEFT JOIN meter_state s ON s.meter_id = m.meter_id
 LEFT JOIN ytd y ON y.intake_code = i.code
 LEFT JOIN permits p ON p.permit_no = i.permit_no
-WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
-ORDER BY i.code COLLATE "C"
-"""
+WHERE (%(county)s::text IS NULL OR i.county = %(county)s)"""
 
 USER_BY_TOKEN = "SELECT name, role FROM api_users WHERE token_hash = %s AND revoked_at IS NULL"  # noqa: S105
 USERS = """

@@ -3,8 +3,13 @@ the fleet summary and the map of intakes (一张图)."""
 
 from __future__ import annotations
 
+import gc
 import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -191,8 +196,11 @@ def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Fi
     cached = cache.get(county)
     if cached is None or cached[0] <= now:
         today = datetime.now(config.zone).date()
-        features = [_feature(row) for row in queries.map_rows(db, today, county)]
-        body = orjson.dumps({"type": "FeatureCollection", "features": features})
+        rows = sorted(queries.map_rows(db, today, county), key=itemgetter(0))
+        drawn = permit_volumes(rows)
+        with _gc_paused():
+            features = [_feature(row, drawn) for row in rows]
+            body = orjson.dumps({"type": "FeatureCollection", "features": features})
         cached = (now + config.api_map_cache_s, body)
         if config.api_map_cache_s > 0:
             cache[county] = cached
@@ -200,28 +208,48 @@ def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Fi
     return Response(cached[1], media_type="application/geo+json", headers={"Age": str(age)})
 
 
-PROPERTIES = (
-    "code",
-    "name",
-    "county",
-    "intake_status",
-    "permit_no",
-    "meter_id",
-    "status",
-    "status_since",
-    "last_reading_ts",
-    "last_total_m3",
-    "ytd_m3",
-    "permit_used_share",
-)
+def permit_volumes(rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """This year's volume per permit, over all its intakes (rows of queries.MAP)."""
+    drawn: dict[str, float] = defaultdict(float)
+    for row in rows:
+        if row[6] is not None and row[13] is not None:
+            drawn[row[6]] += row[13]
+    return drawn
 
 
-def _feature(row: tuple[Any, ...]) -> dict[str, Any]:
+def _feature(row: tuple[Any, ...], drawn: dict[str, float]) -> dict[str, Any]:
+    allowed = row[14]
     return {
         "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [row[3], row[4]]},
-        "properties": dict(zip(PROPERTIES, row[:3] + row[5:], strict=True)),
+        "geometry": {"type": "Point", "coordinates": (row[3], row[4])},
+        "properties": {
+            "code": row[0],
+            "name": row[1],
+            "county": row[2],
+            "intake_status": row[5],
+            "permit_no": row[6],
+            "meter_id": row[7],
+            "status": row[8],
+            "status_since": row[9],
+            "last_reading_ts": row[10],
+            "last_total_m3": row[11],
+            "ytd_m3": row[12],
+            "permit_used_share": round(drawn.get(row[6], 0.0) / allowed, 4) if allowed else None,
+        },
     }
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # 20,000 features are ~80,000 new dicts and lists; the cyclic collector would scan them again and
+    # again while they are built (measured: 50 ms of 65). Nothing here forms a cycle.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _known(db: Db, meter_id: str) -> None:
