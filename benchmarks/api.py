@@ -35,12 +35,9 @@ import psycopg
 from api import accounts, queries
 from api.auth import Role
 from benchmarks.report import write_section
-from benchmarks.scratch import scratch_database
+from benchmarks.scratch import load_sample, scratch_database
 from benchmarks.server import api_server
 from benchmarks.sweep import VOLUMES
-from devices import registry, sample
-from devices.calibration import CalibrationPeriods
-from devices.workbook import RawTable, headers_for
 
 ZONE = ZoneInfo("Asia/Shanghai")
 STATE = """
@@ -84,14 +81,7 @@ def _median_ms(action: Callable[[], Any], runs: int = 7, warm: int = 2) -> float
 
 def _load(conn: psycopg.Connection[Any], intakes: int, with_readings: int, say: Callable[[str], None]) -> str:
     today = datetime.now(ZONE).date()
-    data = sample.generate(intakes, 1, today)
-    rows = registry.form_rows(
-        data.permits, data.intakes, data.meters, data.calibrations, {}, CalibrationPeriods()
-    )
-    tables = [
-        RawTable(t, t.value, headers_for(t), [(n + 2, r) for n, r in enumerate(rs)]) for t, rs in rows.items()
-    ]
-    registry.apply_plan(conn, registry.plan_import(conn, tables))
+    data = load_sample(conn, intakes, today)
     say(f"registry: {intakes:,} intakes")
     started = time.perf_counter()
     conn.execute(VOLUMES, (date(today.year, 1, 1), today))
