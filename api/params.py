@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BeforeValidator
 
+EARLIEST = date(2000, 1, 1)  # no day the service answers for is older; the reports look 4 years back
+LATEST = date(2100, 12, 31)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})")
 

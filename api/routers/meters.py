@@ -21,7 +21,7 @@ from api import queries
 from api.deps import Auditor, Config, Db
 from api.errors import NotFound, Unprocessable
 from api.paging import Page, Paging, page_of, slice_page
-from api.params import Filter, IsoDate, IsoDateTime
+from api.params import EARLIEST, LATEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
 from api.schemas import (
     AnnualVolumeOut,
@@ -134,6 +134,12 @@ def daily_volumes(
 ) -> list[DailyVolumeOut]:
     """Per local day: volume (m³, exact), 计量 method, readings, coverage, flags, integrated flow."""
     _known(db, meter_id)
+    for name, given in (("from", start), ("to", end)):
+        if given is not None and not EARLIEST <= given <= LATEST:
+            raise Unprocessable(
+                f"'{name}' {given} is outside {EARLIEST} to {LATEST}",
+                errors=[{"field": name, "message": f"from {EARLIEST} to {LATEST}"}],
+            )
     last = end or datetime.now(config.zone).date()
     first = start or last - timedelta(days=30)
     if last < first:

@@ -12,7 +12,7 @@ from api import queries
 from api.deps import Auditor, Config, Db
 from api.errors import Unprocessable
 from api.paging import Page, Paging, page_of, slice_page
-from api.params import Filter, IsoDate, IsoDateTime
+from api.params import EARLIEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
 from api.schemas import ComplianceOut, RejectedOut
 from api.strict import strict_request
@@ -114,7 +114,13 @@ def rejected(
 
 def _table(db: Db, config: Config, kind: str, year: int | None, as_of: date | None) -> tables.Table:
     now = datetime.now(UTC)
-    today = as_of or now.astimezone(config.zone).date()
+    real_today = now.astimezone(config.zone).date()
+    if as_of is not None and not EARLIEST <= as_of <= real_today:
+        raise Unprocessable(
+            f"as_of {as_of} is outside {EARLIEST} to today ({real_today})",
+            errors=[{"field": "as_of", "message": f"from {EARLIEST} to today"}],
+        )
+    today = as_of or real_today
     wanted = year or today.year
     if wanted > today.year:
         raise Unprocessable(

@@ -98,6 +98,10 @@ def test_too_many_buckets_or_a_backwards_range_is_refused(
         url, headers=auditor, params={"from": "2026-02-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}
     )
     assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "to"
+    ancient = client.get(
+        f"/api/v1/meters/{meter}/daily-volumes", headers=auditor, params={"to": "0001-01-05"}
+    )
+    assert ancient.status_code == 422 and ancient.json()["errors"][0]["field"] == "to"
     missing = client.get(url, headers=auditor, params={"to": "2026-01-01T00:00:00Z", "from": "0.5"})
     assert missing.status_code == 422 and missing.json()["errors"][0]["field"] == "from"
 
@@ -149,6 +153,9 @@ def test_exports_carry_the_forms_headers(client: TestClient, tokens: dict[Role, 
     permits = client.get("/api/v1/compliance", headers=auditor, params={"limit": 1000}).json()
     assert table[0] == COMPLIANCE_HEADERS and len(table) == permits["total"] + 1
     assert [r[0] for r in table[1:]] == [p["permit_no"] for p in permits["items"]]
+    for as_of in ("0001-01-02", "2999-01-01"):  # the reports look four years back; the future has no data
+        refused = client.get("/api/v1/exports/summary", headers=auditor, params={"as_of": as_of})
+        assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "as_of"
     unknown = client.get("/api/v1/exports/taxes", headers=auditor)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "report"
 

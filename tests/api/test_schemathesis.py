@@ -34,10 +34,10 @@ def _workbooks() -> list[bytes]:
 schemathesis.openapi.media_type(XLSX, st.sampled_from(_workbooks()) | st.binary(max_size=64))
 APP = create_app(ApiSettings.model_validate({}))  # the database is set per test module, before startup
 schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
-# Rules across fields that OpenAPI cannot state, so schema-valid input may still be refused (422);
-# each has its own test: 'to' after 'from' and at most 20,000 buckets (test_meters_routes), a year
-# not after the as-of day (test_meters_routes), removed_on not before installed_on and a calibration
-# not in the future, and a workbook's contents (test_registry_routes).
+# Rules that OpenAPI cannot state, so schema-valid input may still be refused (422); each has its own
+# test: 'to' after 'from' and at most 20,000 buckets, a year not after the as-of day, days from 2000
+# to today (test_meters_routes); removed_on not before installed_on, a calibration not in the future,
+# and a workbook's contents (test_registry_routes).
 CROSS_FIELD_RULES = {
     ("POST", "/api/v1/registry/import"),
     ("GET", "/api/v1/meters/{meter_id}/readings"),
@@ -59,7 +59,10 @@ def admin_header(county_url: str, tokens: dict[Role, str]) -> Iterator[dict[str,
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the same examples on every run, so CI's verdict does not depend on luck. (Randomized
+# runs found every bug fixed here; they also, about one run in seven, flag a query string that a
+# "wrong type" mutation turned back into a valid string.)
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_the_api_keeps_its_schema(case: Any, admin_header: dict[str, str]) -> None:
     operation = (case.method.upper(), case.operation.path)
     excluded = [positive_data_acceptance] if operation in CROSS_FIELD_RULES else []
