@@ -23,7 +23,8 @@ const LABELS = {
     day: "日期", all_findings: "整改台账", problem_unauthorized: "未经批准擅自取水",
     problem_permit_expired: "取水许可证逾期失效仍取水", problem_metering: "计量设施安装及运维不规范",
     problem_over_permit: "未按规定取水", problem_fee_unpaid: "未按规定缴纳水资源费", more: "还有 {n} 条",
-    ytd: "本年取水量", exports: "报表下载",
+    ytd: "本年取水量", exports: "报表下载", calibration_records: "检定记录", calibrated_on: "检定日期",
+    result: "结论", result_pass: "合格", result_fail: "不合格", certificate: "证书编号", record_calibration: "登记检定",
   },
   en: {
     title: "Water-intake metering", nav_overview: "Overview", nav_map: "Map", nav_findings: "Findings",
@@ -46,6 +47,7 @@ const LABELS = {
     day: "Day", all_findings: "Findings ledger", problem_unauthorized: "Unauthorized withdrawal",
     problem_permit_expired: "Withdrawing on an expired permit", problem_metering: "Metering not to standard",
     problem_over_permit: "Not withdrawing as permitted", problem_fee_unpaid: "Fee unpaid", more: "{n} more",
-    ytd: "Drawn this year", exports: "Reports",
+    ytd: "Drawn this year", exports: "Reports", calibration_records: "Calibrations", calibrated_on: "Calibrated on",
+    result: "Result", result_pass: "Pass", result_fail: "Fail", certificate: "Certificate", record_calibration: "Record calibration",
   },
 };

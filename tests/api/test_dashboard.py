@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -150,6 +151,36 @@ def test_an_auditor_sees_no_lifecycle_actions(
         json={"measure": "m", "responsible": "r", "deadline": "2026-12-31"},
     )
     assert refused.status_code == 403
+
+
+def test_an_operator_records_a_calibration_on_the_meter_page(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    due = httpx.get(
+        server + "/api/v1/calibrations/due", headers=bearer(tokens[Role.AUDITOR]), params={"overdue": True}
+    )
+    meter = due.json()["items"][0]["meter_id"]
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(f"{server}/#/meter/{meter}")
+    wait_for(browser, "#meter-calibrations table, #meter-calibrations p.muted")
+    assert browser.find_elements(By.ID, "calibration-form") == []  # an auditor only reads
+
+    fresh(browser, server, tokens[Role.OPERATOR])
+    browser.get(f"{server}/#/meter/{meter}")
+    form = wait_for(browser, "#calibration-form")
+    today = date.today().isoformat()
+    browser.execute_script("document.getElementById('calibrated_on').value = arguments[0]", today)
+    form.find_element(By.ID, "certificate_no").send_keys("JD-2026-118")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: "JD-2026-118" in d.find_element(By.ID, "meter-calibrations").text
+    )
+    stored = httpx.get(f"{server}/api/v1/meters/{meter}/calibrations", headers=bearer(tokens[Role.AUDITOR]))
+    assert [(c["calibrated_on"], c["certificate_no"]) for c in stored.json()["items"][:1]] == [
+        (today, "JD-2026-118")
+    ]
+    still_due = httpx.get(server + "/api/v1/calibrations/due", headers=bearer(tokens[Role.AUDITOR]))
+    assert meter not in [d["meter_id"] for d in still_due.json()["items"] if d["overdue"]]
 
 
 def test_the_ledger_page_filters_by_state(browser: WebDriver, server: str, tokens: dict[Role, str]) -> None:
