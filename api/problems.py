@@ -91,6 +91,13 @@ async def _on_data_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(422, f"a value was refused by the database: {reason}", request)
 
 
+async def _on_integrity(request: Request, exc: Exception) -> JSONResponse:
+    # A change the schema's constraints refuse (checked again by the database): the client's to fix.
+    assert isinstance(exc, psycopg.IntegrityError)
+    constraint = exc.diag.constraint_name or "a constraint"
+    return problem_response(409, f"the change conflicts with what is stored ({constraint})", request)
+
+
 async def _on_error(request: Request, exc: Exception) -> JSONResponse:
     request_id = uuid.uuid4().hex[:12]
     log.error("request %s %s failed (id %s)", request.method, request.url.path, request_id, exc_info=exc)
@@ -102,6 +109,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(psycopg.DataError, _on_data_error)
+    app.add_exception_handler(psycopg.IntegrityError, _on_integrity)
     app.add_exception_handler(Exception, _on_error)
 
 

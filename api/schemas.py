@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import Role
 from devices.model import CalibrationResult, MeterType
@@ -74,6 +74,8 @@ class MeterIn(Strict):
 
 
 class MeterPatch(Strict):
+    """Only the fields sent change; ``null`` clears an optional field (``removed_on``: back in service)."""
+
     meter_type: MeterType | None = None
     dn: int | None = Field(None, gt=0, le=10_000)
     serial: str | None = Field(None, max_length=100)
@@ -81,6 +83,17 @@ class MeterPatch(Strict):
     report_interval_s: int | None = Field(None, gt=0, le=86_400 * 31)
     totalizer_capacity_m3: int | None = Field(None, gt=0, le=10**15, description="whole m³")
     removed_on: date | None = None
+
+    @model_validator(mode="after")
+    def _required_stay_set(self) -> MeterPatch:
+        cleared = [
+            f
+            for f in ("meter_type", "online_capable", "report_interval_s")
+            if f in self.model_fields_set and getattr(self, f) is None
+        ]
+        if cleared:
+            raise ValueError(f"{', '.join(cleared)} cannot be cleared")
+        return self
 
 
 class MeterStatusOut(BaseModel):

@@ -137,8 +137,11 @@ def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterO
     if not changes:
         raise BadRequest("nothing to change: send at least one field")
     meter = _checked(lambda: replace(current, **changes))
-    with db.transaction():
-        db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
+    try:
+        with db.transaction():
+            db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
+    except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
+        raise Conflict(_unique_message(exc, meter)) from None
     return MeterOut(**_meter_row(db, meter_id))
 
 

@@ -49,6 +49,20 @@ def test_an_operator_registers_a_meter_and_changes_it(client: TestClient, tokens
         100,
     )
 
+    cleared = client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"meter_type": None})
+    assert cleared.status_code == 422 and "meter_type cannot be cleared" in cleared.json()["detail"]
+    retired = client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": "2026-11-20"})
+    assert retired.status_code == 200 and retired.json()["removed_on"] == "2026-11-20"
+    replacement = client.post("/api/v1/meters", headers=operator, json={**body, "meter_id": f"{code}-10"})
+    assert replacement.status_code == 201
+    back = client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": None})
+    assert back.status_code == 409 and "already has an active meter" in back.json()["detail"]
+    client.patch(f"/api/v1/meters/{code}-10", headers=operator, json={"removed_on": "2026-11-21"})
+    assert (
+        client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": None}).status_code
+        == 200
+    )
+
     backwards = client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": "2020-01-01"})
     assert backwards.status_code == 422 and "before installed on" in backwards.json()["detail"]
     assert client.get(f"/api/v1/meters/{code}-9", headers=operator).json()["removed_on"] is None
