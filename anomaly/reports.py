@@ -65,6 +65,16 @@ COMPLIANCE_HEADERS = [
 ]
 
 
+# The compliance table's status column: a code for machines, the forms' words for people.
+COMPLIANCE_STATUS = {
+    "over_permit": "超许可",
+    "expired": "许可证已过期",
+    "projected_over": "预计超许可",
+    "warning": "预警",
+    "normal": "正常",
+}
+
+
 def wan(volume_m3: Decimal) -> Decimal:
     return (volume_m3 / WAN).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
 
@@ -181,15 +191,15 @@ def compliance_rows(snapshot: Snapshot, th: Thresholds) -> list[list[Any]]:
         projected, method = project_annual(ytd, snapshot.as_of, earlier, rate, th)
         share = projected / permit.annual_volume_m3 if permit.annual_volume_m3 > 0 else Decimal(0)
         if ytd > permit.annual_volume_m3:
-            status = "超许可"
+            status = COMPLIANCE_STATUS["over_permit"]
         elif snapshot.as_of > permit.valid_to:
-            status = "许可证已过期"
+            status = COMPLIANCE_STATUS["expired"]
         elif share >= th.projected_alert_share:
-            status = "预计超许可"
+            status = COMPLIANCE_STATUS["projected_over"]
         elif share >= th.projected_warning_share:
-            status = "预警"
+            status = COMPLIANCE_STATUS["warning"]
         else:
-            status = "正常"
+            status = COMPLIANCE_STATUS["normal"]
         rows.append(
             [
                 number,

@@ -52,16 +52,13 @@ class Caller:
     role: Role
 
 
-def _caller(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Caller:
+def _caller(db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("send 'Authorization: Bearer <token>'; tokens come from `intake users add`")
     token = credentials.credentials
     if not looks_like_token(token):
         raise Unauthorized("the bearer token is not an intake token")
-    with _pool(request).connection(timeout=10) as conn:
-        found = queries.user_by_token(conn, token_hash(token))
+    found = queries.user_by_token(db, token_hash(token))  # the handler's connection: one per request
     if found is None:
         raise Unauthorized("the token is unknown or revoked")
     return Caller(name=found[0], role=Role(found[1]))

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from psycopg_pool import ConnectionPool
 
-FLEET = """
-SELECT coalesce(s.status, 'never_reported'), count(*)
-FROM meters m JOIN intakes i ON i.code = m.intake_code LEFT JOIN meter_state s ON s.meter_id = m.meter_id
-WHERE m.removed_on IS NULL AND i.status <> 'decommissioned' GROUP BY 1"""
+from anomaly.findings import ProblemType
+from anomaly.queries import fleet_summary
+from anomaly.status import MeterStatus
+
 API_PREFIX = "/api/v1"
 OPEN_FINDINGS = "SELECT problem, count(*) FROM findings WHERE state <> 'closed' GROUP BY 1"
 
@@ -28,11 +28,10 @@ class ApiMetrics:
             "intake_findings_open", "open findings by problem type", ["problem"], registry=r
         )
 
-    def refresh(self, pool: ConnectionPool[Any]) -> None:
-        with pool.connection(timeout=5) as conn:
-            counts = dict(conn.execute(FLEET).fetchall())
-            problems = dict(conn.execute(OPEN_FINDINGS).fetchall())
-        for status in ("online", "offline", "never_reported"):
-            self.meters.labels(status).set(counts.get(status, 0))
-        for problem in ("unauthorized", "permit_expired", "metering", "over_permit", "fee_unpaid"):
-            self.findings.labels(problem).set(problems.get(problem, 0))
+    def refresh(self, conn: psycopg.Connection[Any]) -> None:
+        counties = fleet_summary(conn)
+        problems = dict(conn.execute(OPEN_FINDINGS).fetchall())
+        for status in MeterStatus:
+            self.meters.labels(str(status)).set(sum(c[str(status)] for c in counties))
+        for problem in ProblemType:
+            self.findings.labels(str(problem)).set(problems.get(str(problem), 0))

@@ -19,10 +19,11 @@ from fastapi.responses import Response
 from anomaly import queries as aq
 from api import queries
 from api.deps import Auditor, Config, Db
-from api.errors import NotFound, Unprocessable
+from api.errors import Unprocessable
 from api.paging import Page, Paging, page_of, slice_page
 from api.params import EARLIEST, LATEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
+from api.routers.registry import meter_or_404
 from api.schemas import (
     AnnualVolumeOut,
     BucketOut,
@@ -72,7 +73,7 @@ def meter_status(
     "/meters/{meter_id}/status/history", response_model=Page[StatusChangeOut], responses=responses(404)
 )
 def status_history(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[StatusChangeOut]:
-    _known(db, meter_id)
+    meter_or_404(db, meter_id)
     found, total = queries.paged(db, queries.STATUS_HISTORY, {"meter": meter_id, **page.model_dump()})
     return page_of([StatusChangeOut(**r) for r in found], total, page)
 
@@ -100,7 +101,7 @@ def readings(
         raise Unprocessable(
             "'to' must be after 'from'", errors=[{"field": "to", "message": "not after from"}]
         )
-    _known(db, meter_id)
+    meter_or_404(db, meter_id)
     if bucket is not None and (end - start).total_seconds() / BUCKET_SPAN[bucket] > MAX_BUCKETS:
         raise Unprocessable(
             f"{bucket} buckets over that range would be more than {MAX_BUCKETS}; use a larger bucket",
@@ -133,7 +134,7 @@ def daily_volumes(
     end: Annotated[IsoDate | None, Query(alias="to", description="last local day (default: today)")] = None,
 ) -> list[DailyVolumeOut]:
     """Per local day: volume (m³, exact), 计量 method, readings, coverage, flags, integrated flow."""
-    _known(db, meter_id)
+    meter_or_404(db, meter_id)
     for name, given in (("from", start), ("to", end)):
         if given is not None and not EARLIEST <= given <= LATEST:
             raise Unprocessable(
@@ -256,8 +257,3 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _known(db: Db, meter_id: str) -> None:
-    if not queries.rows(db, queries.ONE_METER, (meter_id,)):
-        raise NotFound(f"no meter {meter_id}")

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import Auditor
+from api.deps import Auditor, Db
 from api.problems import responses
 from infra.broker import BrokerUnavailable, probe
 
@@ -46,9 +46,9 @@ async def readyz(request: Request) -> JSONResponse:
         **responses(401, 403),
     },
 )
-def metrics(_: Auditor, request: Request) -> Response:
+def metrics(_: Auditor, request: Request, db: Db) -> Response:
     """Requests by route and status, and the fleet's meters by status (read at scrape time)."""
-    request.app.state.metrics.refresh(request.app.state.pool)
+    request.app.state.metrics.refresh(db)
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

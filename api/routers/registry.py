@@ -108,7 +108,7 @@ def list_meters(
 
 @router.get("/meters/{meter_id}", response_model=MeterOut, responses=responses(404))
 def get_meter(_: Auditor, db: Db, meter_id: str) -> MeterOut:
-    return MeterOut(**_meter_row(db, meter_id))
+    return MeterOut(**meter_or_404(db, meter_id))
 
 
 @router.post("/meters", response_model=MeterOut, status_code=201, responses=responses(404, 409))
@@ -125,12 +125,12 @@ def create_meter(_: Operator, db: Db, body: MeterIn) -> MeterOut:
             db.execute(queries.INSERT_METER, dq.row_from_record(meter))
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict(_unique_message(exc, meter)) from None
-    return MeterOut(**_meter_row(db, meter.meter_id))
+    return MeterOut(**meter_or_404(db, meter.meter_id))
 
 
 @router.patch("/meters/{meter_id}", response_model=MeterOut, responses=responses(404, 409))
 def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterOut:
-    current = dq.record_from_row(Meter, [_meter_row(db, meter_id)[c] for c in dq.METER_COLUMNS])
+    current = dq.record_from_row(Meter, [meter_or_404(db, meter_id)[c] for c in dq.METER_COLUMNS])
     changes = body.model_dump(exclude_unset=True)
     if changes.get("totalizer_capacity_m3") is not None:
         changes["totalizer_capacity_m3"] = Decimal(changes["totalizer_capacity_m3"])
@@ -142,12 +142,12 @@ def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterO
             db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
     except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
         raise Conflict(_unique_message(exc, meter)) from None
-    return MeterOut(**_meter_row(db, meter_id))
+    return MeterOut(**meter_or_404(db, meter_id))
 
 
 @router.get("/meters/{meter_id}/calibrations", response_model=Page[CalibrationOut], responses=responses(404))
 def list_calibrations(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CalibrationOut]:
-    _meter_row(db, meter_id)
+    meter_or_404(db, meter_id)
     found, total = queries.paged(db, queries.METER_CALIBRATIONS, {"meter": meter_id, **page.model_dump()})
     return page_of([CalibrationOut(**r) for r in found], total, page)
 
@@ -161,7 +161,7 @@ def list_calibrations(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[C
 def add_calibration(
     _: Operator, db: Db, config: Config, meter_id: str, body: CalibrationIn
 ) -> CalibrationOut:
-    meter = _meter_row(db, meter_id)
+    meter = meter_or_404(db, meter_id)
     if body.calibrated_on > _today(config):
         raise Unprocessable(
             f"calibrated_on {body.calibrated_on} is in the future",
@@ -255,7 +255,8 @@ def _where(problem: object) -> str:
     return ".".join(str(p) for p in parts if p not in (None, ""))
 
 
-def _meter_row(db: Db, meter_id: str) -> dict[str, Any]:
+def meter_or_404(db: Db, meter_id: str) -> dict[str, Any]:
+    """The meter's row (with its county), or 404."""
     found = queries.rows(db, queries.ONE_METER, (meter_id,))
     if not found:
         raise NotFound(f"no meter {meter_id}")

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from anomaly import tables
+from anomaly.reports import COMPLIANCE_STATUS
 from api import queries
 from api.deps import Auditor, Config, Db
 from api.errors import Unprocessable
@@ -23,13 +24,7 @@ router = APIRouter(
     responses=responses(400, 401, 403, 422),
     dependencies=[Depends(strict_request)],
 )
-STATUS_CODES = {
-    "超许可": "over_permit",
-    "许可证已过期": "expired",
-    "预计超许可": "projected_over",
-    "预警": "warning",
-    "正常": "normal",
-}
+STATUS_CODES = {label: code for code, label in COMPLIANCE_STATUS.items()}
 MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
