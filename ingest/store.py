@@ -20,15 +20,14 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from devices.codec import Reading, Refusal, Status
+from infra.calendar import day_bounds, local_day
 from ingest import queries as q
 from ingest.tails import Tail, extend, take_tail
 from ingest.volumes import (
     DailyVolume,
     Point,
-    day_bounds,
     finish,
     interval,
-    local_day,
     tally_days,
     touched_days,
 )

@@ -22,16 +22,14 @@ from decimal import Decimal
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from infra.calendar import day_bounds, days_between, local_day
 from ingest.volumes import (
     DailyVolume,
     IntervalKind,
     Point,
     Tally,
-    day_bounds,
-    days_between,
     finish_counted,
     interval,
-    local_day,
     spread,
 )
 

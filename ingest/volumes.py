@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from itertools import pairwise
 from zoneinfo import ZoneInfo
+
+from infra.calendar import day_bounds, days_between, local_day, seconds_between
 
 ROLLOVER_BAND = Decimal("0.1")  # a rollover goes from the top 10 % of the register to the bottom 10 %
 VOLUME_QUANTUM = Decimal("0.000001")  # stored day volumes: 1 mL
@@ -54,7 +56,7 @@ class Interval:
 
     @property
     def seconds(self) -> float:
-        return (self.end.ts - self.start.ts).total_seconds()
+        return seconds_between(self.start.ts, self.end.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,22 +88,6 @@ def interval(a: Point, b: Point, capacity: Decimal | None) -> Interval:
 def intervals(points: Sequence[Point], capacity: Decimal | None) -> list[Interval]:
     """Intervals between consecutive points (which must be sorted by time, without repeats)."""
     return [interval(a, b, capacity) for a, b in pairwise(points)]
-
-
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Local midnight to the next local midnight."""
-    return (
-        datetime.combine(day, time.min, tzinfo=zone),
-        datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone),
-    )
-
-
-def local_day(ts: datetime, zone: ZoneInfo) -> date:
-    return ts.astimezone(zone).date()
-
-
-def days_between(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 @dataclass
@@ -138,7 +124,7 @@ def spread(
     for day in days_between(max(start_day, first), min(end_day, last)):
         if day in tallies:
             lo, hi = bounds[day]
-            overlap = (min(item.end.ts, hi) - max(item.start.ts, lo)).total_seconds()
+            overlap = seconds_between(max(item.start.ts, lo), min(item.end.ts, hi))
             if overlap > 0:
                 _add(tallies[day], item, overlap, length, gap)
 
@@ -161,7 +147,7 @@ def finish_counted(
     last_ts: datetime | None,
 ) -> DailyVolume:
     lo, hi = bounds
-    coverage = min(1.0, tally.covered / (hi - lo).total_seconds())
+    coverage = min(1.0, tally.covered / seconds_between(lo, hi))
     metered = coverage >= 0.999999 and "reset" not in tally.flags
     return DailyVolume(
         day=day,

@@ -12,6 +12,7 @@ from anomaly.ledger import (
     LedgerError,
 )
 from anomaly.status import MeterStatus, Observed, changes, completeness, judge, online_share
+from infra.calendar import day_bounds, day_start
 
 Conn = psycopg.Connection[Any]
 STATUS_LOCK = 0x73746174  # "stat"
@@ -85,14 +86,13 @@ def meter_days(conn: Conn, meter_id: str, since: date, until: date, zone: str) -
     if row is None:
         raise LedgerError(f"no meter {meter_id}")
     interval = timedelta(seconds=row[0])
-    end_ts = datetime.combine(until + timedelta(days=1), time.min, tz)
+    end_ts = day_start(until + timedelta(days=1), tz)
     transitions = [(at, MeterStatus(s)) for at, s in conn.execute(TRANSITIONS, (meter_id, end_ts)).fetchall()]
     readings = dict(conn.execute(DAYS_READ, (meter_id, since, until)).fetchall())
     out = []
     day = since
     while day <= until:
-        start = datetime.combine(day, time.min, tz)
-        stop = datetime.combine(day + timedelta(days=1), time.min, tz)
+        start, stop = day_bounds(day, tz)  # in UTC: a daylight-saving day has 23 or 25 hours
         out.append(
             {
                 "day": day.isoformat(),

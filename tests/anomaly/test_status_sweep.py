@@ -120,3 +120,35 @@ def test_monitor_sweeps_until_sigterm(database_url: str, tmp_path: Path) -> None
         findings = conn.execute("SELECT count(*) FROM findings").fetchone()
     assert swept == (3,)
     assert findings is not None and findings[0] > 0  # e.g. M-JP-1's overdue calibration, today
+
+
+def test_a_23_hour_day_is_fully_online_and_complete(database_url: str, tmp_path: Path) -> None:
+    """In a daylight-saving zone the spring day has 23 hours: 23 hourly readings are all of it."""
+    fleet(database_url, tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO meter_status_changes VALUES "
+            "('M-JP-1', '2026-03-08 00:00 America/New_York', 'online', 'reading')"
+        )
+        conn.execute(
+            "INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, coverage, method) "
+            "VALUES ('M-JP-1', '2026-03-08', 23, 23, 1, 'metered')"
+        )
+    done = intake(
+        "meters",
+        "daily",
+        "--meter",
+        "M-JP-1",
+        "--from",
+        "2026-03-08",
+        "--to",
+        "2026-03-08",
+        "--format",
+        "json",
+        INTAKE_DATABASE_URL=database_url,
+        INTAKE_TIMEZONE="America/New_York",
+    )
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout) == [
+        {"day": "2026-03-08", "online_share": 1.0, "readings": 23, "completeness": 1.0}
+    ]

@@ -28,8 +28,9 @@ from paho.mqtt.properties import Properties
 
 from benchmarks.fleet import register_meters
 from devices.topics import readings_topic
+from infra.calendar import local_day
 from infra.sandbox import PrivateMosquitto, PrivatePostgres
-from ingest.volumes import Point, daily_volumes, local_day
+from ingest.volumes import Point, daily_volumes
 from tests.ingest.harness import count, running_collector, settings_for, wait_until
 
 ZONE = ZoneInfo("Asia/Shanghai")

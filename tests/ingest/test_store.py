@@ -13,9 +13,10 @@ import pytest
 import ingest.store
 from benchmarks.fleet import register_meters
 from devices.codec import Reading, Reason, Refusal, Status
+from infra.calendar import local_day
 from ingest.store import Message, MeterInfo, store
 from ingest.tails import Tail
-from ingest.volumes import Point, daily_volumes, local_day
+from ingest.volumes import Point, daily_volumes
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 3, tzinfo=UTC)

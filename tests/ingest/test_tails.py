@@ -10,8 +10,9 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.calendar import local_day
 from ingest.tails import Tail, extend, take_tail
-from ingest.volumes import DailyVolume, Point, daily_volumes, local_day, tally_days, touched_days
+from ingest.volumes import DailyVolume, Point, daily_volumes, tally_days, touched_days
 from tests.ingest.test_volumes import CAPACITY, SHANGHAI, every_day, histories
 
 GAP = timedelta(hours=3)

@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from infra.calendar import local_day
 from ingest.volumes import (
     IntervalKind,
     Method,
     Point,
     daily_volumes,
     interval,
-    local_day,
     touched_days,
 )
 
