@@ -155,7 +155,12 @@ def _optional_number(item: dict[str, Any], key: str, reason: Reason, low: float,
 
 
 def _reading(
-    item: Any, meter_id: str, now: datetime, max_skew: timedelta, capacity: Decimal | None
+    item: Any,
+    meter_id: str,
+    now: datetime,
+    max_skew: timedelta,
+    capacity: Decimal | None,
+    service_ends: datetime | None,
 ) -> Reading:
     if not isinstance(item, dict):
         raise Refused(
@@ -167,6 +172,12 @@ def _reading(
             Reason.METER_MISMATCH, f"payload says meter_id {claimed!r} but was published under {meter_id!r}"
         )
     ts = _timestamp(item.get("ts"), now, max_skew)
+    if service_ends is not None and ts >= service_ends:
+        raise Refused(
+            Reason.INACTIVE_METER,
+            f"reading at {ts.isoformat()} was taken after the meter's removal day ended "
+            f"({service_ends.isoformat()})",
+        )
     total = _total(item.get("total_m3"), capacity)
     flow = _optional_number(item, "flow_m3h", Reason.FLOW_INVALID, -1e7, 1e7)
     battery = _optional_number(item, "battery_v", Reason.BATTERY_INVALID, 0, 100)
@@ -190,8 +201,10 @@ def decode_readings(
     max_skew: timedelta,
     capacity: Decimal | None = None,
     max_batch: int = 10_000,
+    service_ends: datetime | None = None,
 ) -> Decoded:
-    """Readings from a payload published under ``meter_id``; each bad element refused on its own."""
+    """Readings from a payload published under ``meter_id``; each bad element refused on its own.
+    ``service_ends``: the moment the meter's removal day ends; readings taken later are refused."""
     if not payload.strip():
         return Decoded([], [Refusal(Reason.EMPTY_PAYLOAD, "the payload is empty")])
     try:
@@ -226,7 +239,7 @@ def decode_readings(
     readings, refusals = [], []
     for index, item in enumerate(items):
         try:
-            readings.append(_reading(item, meter_id, now, max_skew, capacity))
+            readings.append(_reading(item, meter_id, now, max_skew, capacity, service_ends))
         except Refused as refused:
             refusals.append(
                 Refusal(refused.reason, refused.message, index if isinstance(data, list) else None)

@@ -160,7 +160,17 @@ class Meter:
 
     @property
     def is_active(self) -> bool:
+        """The intake's current meter: no removal date recorded (a replacement may be installed)."""
         return self.removed_on is None
+
+    def in_service_on(self, day: date) -> bool:
+        return in_service_on(self.removed_on, day)
+
+
+def in_service_on(removed_on: date | None, day: date) -> bool:
+    """A meter serves until the end of its removal day (a local day): a removal date in the future
+    changes nothing before it comes. SQL: meter_in_service() (migration 0011)."""
+    return removed_on is None or day <= removed_on
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -123,3 +124,21 @@ def applied_versions(conn: psycopg.Connection[tuple[object, ...]]) -> list[int]:
     if not exists or not exists[0]:
         return []
     return [int(str(row[0])) for row in conn.execute(SELECT_APPLIED).fetchall()]
+
+
+def check_current(conn: psycopg.Connection[Any], directory: Path = MIGRATIONS_DIR) -> None:
+    """Refuse to run against a schema other than the one this code was written for: raises
+    :class:`MigrationError` naming the migrations the database lacks (or has that the code does not)."""
+    available = discover(directory)
+    exists = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    applied = (
+        {int(str(v)): str(c) for v, c in conn.execute(SELECT_APPLIED).fetchall()}
+        if exists and exists[0]
+        else {}
+    )
+    todo = pending(available, applied)  # raises for files changed after applying, or newer databases
+    if todo:
+        names = ", ".join(m.filename for m in todo)
+        raise MigrationError(
+            f"the database lacks {len(todo)} migration(s) this code needs: {names}; run `intake db migrate`"
+        )

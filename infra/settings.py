@@ -7,13 +7,17 @@ import time. Each process kind (collector, API, ...) extends :class:`Settings` w
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from infra.errors import SettingsError
+
+if TYPE_CHECKING:
+    from infra.database import Bounds
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/intake"
 DEFAULT_MQTT_URL = "mqtt://127.0.0.1:1883"
@@ -79,6 +83,13 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     mqtt_url: str = DEFAULT_MQTT_URL
     timezone: str = DEFAULT_TIMEZONE
+    # How long a long-running process waits on one database statement or one use of a connection
+    # before it gives up on that connection and retries on a fresh one (infra/database.py).
+    database_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+    # MQTT keepalive: a broker that stops answering is noticed within two of these (no PINGRESP).
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600)
+    # The CA certificate(s) that sign the broker's certificate, for mqtts:// (default: the system's).
+    mqtt_ca_file: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -112,3 +123,9 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def database_bounds(self) -> Bounds:
+        from infra.database import Bounds  # database imports settings (redact_url)
+
+        return Bounds(statement_s=self.database_timeout_s)

@@ -2,19 +2,23 @@
 
 Threads: paho's network loop only timestamps incoming messages and queues them; the main thread
 decodes, batches (flush on size or age), stores each batch in one transaction and then sends the
-PUBACKs. The broker sends at most Receive Maximum unacknowledged messages, so a slow or absent
-database stops the flow instead of growing memory: that is the back-pressure.
+PUBACKs. The broker sends at most Receive Maximum unacknowledged messages and the inbox holds at most
+``INTAKE_COLLECTOR_MAX_HELD_MB`` of payload (paho's thread waits, so TCP stops the broker), so a slow
+or absent database stops the flow instead of growing memory: that is the back-pressure.
+
+Every use of the database (start-up checks, the meter directory, each batch) goes through one
+retrying path (:class:`infra.database.Database`): bounded by a watchdog, retried with backoff on a
+fresh connection, acknowledging nothing meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections import deque
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from types import FrameType
@@ -28,20 +32,23 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from devices.codec import Reason, Refusal
 from devices.topics import direct_subscriptions, shared_subscriptions
-from infra.database import DatabaseUnavailable, connect
+from infra.calendar import day_start
+from infra.database import Database, DatabaseUnavailable, GaveUp
+from infra.migrations import check_current
 from infra.settings import redact_url
 from ingest import queries as q
 from ingest.decode import Limits, decode_message
-from ingest.errors import is_transient
+from ingest.errors import SystemicError, describe
+from ingest.isolation import store_isolating
 from ingest.logs import log
 from ingest.metrics import Metrics
 from ingest.settings import CollectorSettings
-from ingest.store import Message, MeterInfo, StoreResult, store
+from ingest.store import Message, MeterInfo, StoreResult, apply_tails
 from ingest.tails import Tail
 
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
+DAY = timedelta(days=1)
 Conn = psycopg.Connection[Any]
 
 
@@ -56,43 +63,76 @@ class Incoming:
     generation: int  # which broker connection delivered it: acks go only on that connection
 
 
-class MeterDirectory:
-    """Registered meters, cached; reloaded periodically and when an unknown id shows up. Also each
-    meter's tail for the store's in-order fast path, dropped when the meter's registration changes."""
+class Inbox:
+    """Messages received and not yet taken by the write loop. ``held`` counts payload bytes from receipt
+    until their batch is committed; beyond ``max_bytes`` the receiving thread waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.held = 0
+        self._items: deque[Incoming] = deque()
+        self._cond = threading.Condition()
+
+    def put(self, item: Incoming, stopping: threading.Event) -> bool:
+        """Queue ``item``; False (not queued, so not acknowledged) once the collector is stopping."""
+        with self._cond:
+            while self.held > self.max_bytes and not stopping.is_set():
+                self._cond.wait(0.25)
+            if stopping.is_set():
+                return False
+            self._items.append(item)
+            self.held += len(item.payload)
+            self._cond.notify_all()
+            return True
+
+    def get(self, timeout: float) -> Incoming | None:
+        with self._cond:
+            if not self._items:
+                self._cond.wait(timeout)
+            return self._items.popleft() if self._items else None
+
+    def release(self, nbytes: int) -> None:
+        with self._cond:
+            self.held -= nbytes
+            self._cond.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class MeterDirectory:
+    """Registered meters, cached; reloaded every ``refresh_s``, and when an unknown id shows up in a
+    message received after the last reload (at most once a second: a meter registered a moment before
+    its first reading is found, a flood of unknown ids costs one reload a second). Also each meter's
+    tail for the store's in-order fast path, dropped when the meter's registration changes."""
+
+    UNKNOWN_RELOAD_S = 1.0
+
+    def __init__(self, zone: Any, refresh_s: float) -> None:
+        self.zone = zone
+        self.refresh_s = refresh_s
         self.meters: dict[str, MeterInfo] = {}
         self.tails: dict[str, Tail] = {}
-        self._loaded = 0.0
+        self.loaded_at = datetime.min.replace(tzinfo=UTC)
 
     def refresh(self, conn: Conn) -> None:
         meters = {
-            m: MeterInfo(m, cap, interval, active)
-            for m, cap, interval, active in conn.execute(q.ACTIVE_METERS).fetchall()
+            m: MeterInfo(m, cap, interval, None if removed is None else day_start(removed + DAY, self.zone))
+            for m, cap, interval, removed in conn.execute(q.METERS).fetchall()
         }
         for meter_id in [m for m in self.tails if meters.get(m) != self.meters.get(m)]:
             del self.tails[meter_id]
         self.meters = meters
-        self._loaded = time.monotonic()
+        self.loaded_at = datetime.now(UTC)
 
-    def lookup(self, conn: Conn, meter_id: str) -> MeterInfo | None:
-        age = time.monotonic() - self._loaded
-        if age > 60 or (meter_id not in self.meters and age > 1):
-            self.refresh(conn)
-        return self.meters.get(meter_id)
-
-
-def _merge(a: StoreResult, b: StoreResult) -> StoreResult:
-    newest = max((t for t in (a.newest_ts, b.newest_ts) if t is not None), default=None)
-    return StoreResult(
-        a.stored + b.stored,
-        a.duplicates + b.duplicates,
-        a.conflicts + b.conflicts,
-        a.rejected + b.rejected,
-        a.status_events + b.status_events,
-        a.days + b.days,
-        newest,
-    )
+    def reload_due(self, meter_id: str, received_at: datetime) -> float | None:
+        """None when the cache may answer for ``meter_id``; else how many seconds to wait before reloading."""
+        age = (datetime.now(UTC) - self.loaded_at).total_seconds()
+        if age > self.refresh_s:
+            return 0.0
+        if meter_id in self.meters or self.loaded_at > received_at:
+            return None
+        return max(0.0, self.UNKNOWN_RELOAD_S - age)
 
 
 class Collector:
@@ -105,11 +145,19 @@ class Collector:
             timedelta(seconds=settings.collector_max_future_skew_s),
             settings.collector_max_readings_per_message,
         )
-        self.inbox: queue.SimpleQueue[Incoming] = queue.SimpleQueue()
         self.stopping = threading.Event()
+        self.inbox = Inbox(int(settings.collector_max_held_mb * 1024 * 1024))
         self.generation = 0
-        self.directory = MeterDirectory()
-        self.conn: Conn | None = None
+        self.directory = MeterDirectory(self.zone, settings.collector_directory_refresh_s)
+        self.db = Database(
+            settings.database_url,
+            "intake-collector",
+            replace(settings.database_bounds, timezone="UTC"),  # device times compared in UTC
+            retry=lambda exc: isinstance(exc, psycopg.Error | DatabaseUnavailable | OSError | SystemicError),
+            on_retry=self._on_db_retry,
+            stopping=self.stopping,
+            shutdown_timeout_s=settings.collector_shutdown_timeout_s,
+        )
         self.client = self._make_client()
 
     # --- broker ---------------------------------------------------------------------------------------
@@ -124,7 +172,7 @@ class Collector:
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
         if broker.tls:
-            client.tls_set()
+            client.tls_set(ca_certs=self.settings.mqtt_ca_file)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -172,17 +220,12 @@ class Collector:
             with contextlib.suppress(ValueError):
                 self.metrics.broker_dropped.set(float(msg.payload))
             return
-        self.inbox.put(
-            Incoming(
-                msg.topic,
-                bytes(msg.payload),
-                msg.qos,
-                msg.mid,
-                msg.retain,
-                datetime.now(UTC),
-                self.generation,
-            )
+        incoming = Incoming(
+            msg.topic, bytes(msg.payload), msg.qos, msg.mid, msg.retain, datetime.now(UTC), self.generation
         )
+        # While stopping, nothing new is taken: unacknowledged, it stays with the broker for next time.
+        self.inbox.put(incoming, self.stopping)
+        self.metrics.held_bytes.set(self.inbox.held)
 
     def _connect_broker(self) -> None:
         broker = self.settings.broker
@@ -193,7 +236,11 @@ class Collector:
         while not self.stopping.is_set():
             try:
                 self.client.connect(
-                    broker.host, broker.port, keepalive=30, clean_start=False, properties=props
+                    broker.host,
+                    broker.port,
+                    keepalive=self.settings.mqtt_keepalive_s,
+                    clean_start=False,
+                    properties=props,
                 )
                 return
             except OSError as exc:
@@ -209,121 +256,85 @@ class Collector:
                 delay = min(delay * 2, 30)
 
     # --- database -------------------------------------------------------------------------------------
-    def _db(self) -> Conn:
-        delay = 0.5
-        deadline: float | None = None
-        while self.conn is None or self.conn.closed:
-            try:
-                self.conn = connect(self.settings.database_url, "intake-collector", autocommit=True)
-                self.directory.refresh(self.conn)
-            except (DatabaseUnavailable, psycopg.OperationalError) as exc:
-                self.conn = None
-                if self.stopping.is_set():
-                    deadline = deadline or time.monotonic() + self.settings.collector_shutdown_timeout_s
-                    if time.monotonic() > deadline:
-                        raise
-                log(
-                    self.log,
-                    logging.WARNING,
-                    "database unavailable; retrying",
-                    error=str(exc),
-                    retry_in_s=delay,
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
-        return self.conn
-
-    def _store_isolating(self, messages: Sequence[Message]) -> StoreResult:
-        """Store; if the database refuses some row, split until the refused part is alone, reject it."""
-        conn = self._db()
-        try:
-            return store(conn, messages, self.directory.meters, self.zone, self.directory.tails)
-        except psycopg.Error as exc:
-            if is_transient(exc):
-                raise
-            self.metrics.isolations.inc()
-            reason = (
-                f"{exc.sqlstate or ''} {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}".strip()
-            )
-        if len(messages) > 1:
-            half = len(messages) // 2
-            return _merge(self._store_isolating(messages[:half]), self._store_isolating(messages[half:]))
-        (message,) = messages
-        if len(message.readings) > 1:
-            half = len(message.readings) // 2
-            first = replace(message, readings=message.readings[:half])
-            rest = replace(message, readings=message.readings[half:], refusals=[], status=None)
-            return _merge(self._store_isolating([first]), self._store_isolating([rest]))
-        what = f"reading at {message.readings[0].ts.isoformat()}: " if message.readings else ""
+    def _on_db_retry(self, what: str, exc: BaseException, delay: float) -> None:
+        self.metrics.db_retries.inc()
+        self.metrics.db_healthy.set(0)
+        if isinstance(exc, SystemicError | psycopg.Error) and not isinstance(
+            exc, psycopg.OperationalError | psycopg.InterfaceError
+        ):  # not the database being away: it answered, and refused for a reason not the data's
+            self.metrics.db_systemic.labels(getattr(exc, "sqlstate", None) or "none").inc()
         log(
-            self.log, logging.ERROR, "database refused a message; rejected", topic=message.topic, error=reason
+            self.log,
+            logging.WARNING,
+            "database error; nothing acknowledged, retrying",
+            doing=what,
+            error=describe(exc),
+            retry_in_s=delay,
+            held_messages=len(self.inbox),
         )
-        refused = replace(
-            message,
-            readings=[],
-            status=None,
-            refusals=[
-                *message.refusals,
-                Refusal(Reason.DB_REFUSED, f"{what}the database refused it: {reason}"),
-            ],
-        )
-        return store(conn, [refused], self.directory.meters, self.zone, self.directory.tails)
+
+    def _lookup(self, meter_id: str, received_at: datetime) -> MeterInfo | None:
+        wait = self.directory.reload_due(meter_id, received_at)
+        if wait is not None:
+            time.sleep(wait)
+            self.db.run("reload the meter directory", self.directory.refresh)
+        return self.directory.meters.get(meter_id)
 
     # --- the write loop -------------------------------------------------------------------------------
     def _flush(self, batch: list[tuple[Incoming, Message]]) -> None:
         started = time.monotonic()
-        delay = 0.5
-        while True:
-            try:
-                result = self._store_isolating([m for _i, m in batch])
-                break
-            except (psycopg.Error, DatabaseUnavailable, OSError) as exc:
-                if not is_transient(exc) and not isinstance(exc, DatabaseUnavailable):
-                    raise
-                self.metrics.db_retries.inc()
-                log(
-                    self.log,
-                    logging.WARNING,
-                    "database error; batch kept unacknowledged, retrying",
-                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                    retry_in_s=delay,
-                    messages=len(batch),
-                )
-                if self.conn is not None:
-                    self.conn.close()
-                self.conn = None
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
-                if (
-                    self.stopping.is_set()
-                    and time.monotonic() - started > self.settings.collector_shutdown_timeout_s
-                ):
-                    raise
+        messages = [m for _i, m in batch]
+        result, split = self.db.run(
+            "store a batch",
+            lambda conn: store_isolating(
+                conn,
+                messages,
+                self.directory.meters,
+                self.zone,
+                self.directory.tails,
+                self.settings.collector_max_refused_share,
+            ),
+        )
+        apply_tails(self.directory.tails, result)
         committed = datetime.now(UTC)
         for incoming, _m in batch:  # only now: every reading of these messages is committed
             if incoming.qos > 0 and incoming.generation == self.generation:
                 self.client.ack(incoming.mid, incoming.qos)
             self.metrics.receive_to_commit.observe((committed - incoming.received_at).total_seconds())
+        self.inbox.release(sum(len(i.payload) for i, _m in batch))
+        self._count(result, split, batch, time.monotonic() - started, committed)
+
+    def _count(
+        self,
+        result: StoreResult,
+        split: int,
+        batch: list[tuple[Incoming, Message]],
+        seconds: float,
+        committed: datetime,
+    ) -> None:
         m = self.metrics
-        m.commit_seconds.observe(time.monotonic() - started)
+        m.db_healthy.set(1)
+        m.held_bytes.set(self.inbox.held)
+        m.commit_seconds.observe(seconds)
         m.batch_messages.observe(len(batch))
         m.stored.inc(result.stored)
         m.duplicates.inc(result.duplicates)
         m.conflicts.inc(result.conflicts)
         m.status_events.inc(result.status_events)
+        m.isolations.inc(split)
         for reason, count in result.rejected.items():
             m.rejected.labels(reason).inc(count)
         if result.newest_ts is not None:
             m.lag.set((committed - result.newest_ts).total_seconds())
 
     def _decode(self, incoming: Incoming) -> Message:
-        conn = self._db()
-
-        def lookup(meter_id: str) -> MeterInfo | None:
-            return self.directory.lookup(conn, meter_id)
-
         return decode_message(
-            incoming.topic, incoming.payload, incoming.received_at, incoming.retain, lookup, self.limits
+            incoming.topic,
+            incoming.payload,
+            incoming.received_at,
+            incoming.retain,
+            lambda meter_id: self._lookup(meter_id, incoming.received_at),
+            self.limits,
         )
 
     def _write_loop(self) -> None:
@@ -333,10 +344,7 @@ class Collector:
         max_age = self.settings.collector_batch_age_ms / 1000
         while True:
             wait = min(0.25, max(0.0, oldest + max_age - time.monotonic())) if batch else 0.25  # see stopping
-            try:
-                incoming: Incoming | None = self.inbox.get(timeout=wait)
-            except queue.Empty:
-                incoming = None
+            incoming = self.inbox.get(wait)
             if incoming is not None:
                 message = self._decode(incoming)
                 if not batch:
@@ -345,7 +353,8 @@ class Collector:
                 readings += max(1, len(message.readings))
                 self.metrics.messages.inc()
                 self.metrics.readings_received.inc(len(message.readings))
-            draining = self.stopping.is_set() and self.inbox.empty()
+            # Once stopping, the inbox takes nothing new: what it holds is drained, then we stop.
+            draining = self.stopping.is_set() and len(self.inbox) == 0
             if batch and (
                 readings >= self.settings.collector_batch_size
                 or time.monotonic() - oldest >= max_age
@@ -353,7 +362,7 @@ class Collector:
             ):
                 self._flush(batch)
                 batch, readings = [], 0
-            self.metrics.unacked.set(self.inbox.qsize() + len(batch))
+            self.metrics.unacked.set(len(self.inbox) + len(batch))
             if draining and not batch:
                 return
 
@@ -384,15 +393,23 @@ class Collector:
             batch_size=self.settings.collector_batch_size,
             metrics_port=self.settings.collector_metrics_port,
         )
-        self._db()  # the sink before the source
+        try:  # the sink before the source: the schema this code expects, then the meters
+            self.db.run("check the schema", check_current)
+            self.db.run("load the meter directory", self.directory.refresh)
+        except GaveUp:
+            return 1
+        self.metrics.db_healthy.set(1)
         self._connect_broker()
         self.client.loop_start()
+        code = 0
         try:
             self._write_loop()
+        except GaveUp as exc:
+            log(self.log, logging.ERROR, "stopped without acknowledging what is held", error=str(exc))
+            code = 1
         finally:
             self.client.disconnect()
             self.client.loop_stop()
-            if self.conn is not None:
-                self.conn.close()
+            self.db.close()
         log(self.log, logging.INFO, "collector stopped")
-        return 0
+        return code

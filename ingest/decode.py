@@ -36,10 +36,12 @@ def decode_message(
     if meter is None:
         message.refusals.append(Refusal(Reason.UNKNOWN_METER, f"meter {where.meter_id!r} is not registered"))
         return message
-    if not meter.active:
-        message.refusals.append(Refusal(Reason.INACTIVE_METER, f"meter {where.meter_id!r} has been removed"))
-        return message
     if where.channel is Channel.STATUS:
+        if meter.service_ends is not None and received_at >= meter.service_ends:
+            message.refusals.append(
+                Refusal(Reason.INACTIVE_METER, f"meter {where.meter_id!r} has been removed")
+            )
+            return message
         try:
             message.status = decode_status(payload)
         except Refused as refused:
@@ -52,6 +54,7 @@ def decode_message(
         limits.max_future_skew,
         meter.capacity,
         limits.max_readings_per_message,
+        meter.service_ends,
     )
     message.readings = decoded.readings
     message.refusals = decoded.refusals

@@ -44,9 +44,23 @@ class Metrics:
         self.lag = Gauge(
             "intake_lag_seconds", "commit time minus the newest device time in the last batch", registry=r
         )
-        self.db_retries = Counter("intake_db_retries", "batches retried after a database error", registry=r)
+        self.db_retries = Counter(
+            "intake_db_retries", "database uses retried on a fresh connection after an error", registry=r
+        )
+        self.db_systemic = Counter(
+            "intake_db_systemic_errors",
+            "database refusals that were not the data's fault (nothing acknowledged, retried)",
+            ["sqlstate"],
+            registry=r,
+        )
+        self.db_healthy = Gauge(
+            "intake_db_healthy", "0 while the collector is retrying the database, else 1", registry=r
+        )
+        self.held_bytes = Gauge(
+            "intake_held_bytes", "payload bytes received and not yet committed and acknowledged", registry=r
+        )
         self.isolations = Counter(
-            "intake_poison_isolations", "batches split to isolate a refused row", registry=r
+            "intake_poison_isolations", "parts split off a batch and rejected as the data's fault", registry=r
         )
         self.broker_dropped = Gauge(
             "intake_broker_dropped_messages", "the broker's $SYS/broker/publish/messages/dropped", registry=r

@@ -6,10 +6,8 @@ from __future__ import annotations
 # working on long histories; a meter silent for longer starts afresh.
 NEIGHBOUR_WINDOW = "400 days"
 
-ACTIVE_METERS = """
-SELECT meter_id, totalizer_capacity_m3, report_interval_s, removed_on IS NULL FROM meters"""
-ONE_METER = """
-SELECT meter_id, totalizer_capacity_m3, report_interval_s, removed_on IS NULL FROM meters WHERE meter_id = %s"""
+# Every meter, removed ones too: readings a meter took before its removal day ended are still its own.
+METERS = "SELECT meter_id, totalizer_capacity_m3, report_interval_s, removed_on FROM meters"
 
 COPY_REJECTED = "COPY rejected_messages (received_at, topic, payload, element, reason, message) FROM STDIN"
 
@@ -25,6 +23,14 @@ INSERT_FROM_STAGE = """
 INSERT INTO readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms)
 SELECT meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM stage_readings
 ON CONFLICT (meter_id, ts) DO NOTHING"""
+# Inside a savepoint (isolating a refused row) the rows it inserts carry the subtransaction's xid, which
+# STORED_BEFORE cannot tell from another's: there the insert returns what it stored instead.
+INSERT_FROM_STAGE_RETURNING = INSERT_FROM_STAGE + " RETURNING meter_id, ts"
+STORED_AT = """
+SELECT r.meter_id, r.ts, r.total_m3, r.flow_m3h, r.battery_v, r.rssi, r.alarms
+FROM unnest(%s::text[], %s::timestamptz[]) AS k(meter_id, ts)
+JOIN readings r ON r.meter_id = k.meter_id AND r.ts = k.ts
+WHERE r.ts BETWEEN %s AND %s"""
 # After an insert that skipped some: the staged readings this transaction did not insert (stored
 # before, or by another collector meanwhile), with what is stored for them.
 STORED_BEFORE = """
@@ -36,10 +42,17 @@ INSERT INTO reading_conflicts (meter_id, ts, received_at, total_m3, flow_m3h, ba
                                stored_total_m3, topic)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
 
+# A status is a state, not an event stream: a message saying what the meter's latest recorded status
+# (at or before it) already says is not a new event. A redelivered birth or will, or a retained status
+# sent again on a new subscription, is therefore recorded once.
 INSERT_STATUS_EVENT = """
-INSERT INTO meter_status_events (meter_id, received_at, status, retained) VALUES (%s, %s, %s, %s)"""
+INSERT INTO meter_status_events (meter_id, received_at, status, retained)
+SELECT %(meter)s, %(at)s, %(status)s, %(retained)s
+WHERE (SELECT status FROM meter_status_events WHERE meter_id = %(meter)s AND received_at <= %(at)s
+       ORDER BY received_at DESC, id DESC LIMIT 1) IS DISTINCT FROM %(status)s"""
+# The newest status wins (a will after a reconnect that sent no birth is a new will: its time counts).
 UPSERT_STATUS = """
-INSERT INTO meter_state (meter_id, last_status, last_status_at) VALUES (%s, %s, %s)
+INSERT INTO meter_state (meter_id, last_status, last_status_at) VALUES (%(meter)s, %(status)s, %(at)s)
 ON CONFLICT (meter_id) DO UPDATE SET
     last_status = CASE WHEN meter_state.last_status_at IS NULL OR EXCLUDED.last_status_at >= meter_state.last_status_at
                        THEN EXCLUDED.last_status ELSE meter_state.last_status END,

@@ -31,3 +31,12 @@ class CollectorSettings(Settings):
     collector_metrics_port: int = Field(9108, ge=0, le=65535)  # 0: no metrics endpoint
     collector_log_format: str = Field("json", pattern="^(json|text)$")
     collector_shutdown_timeout_s: int = Field(30, gt=0)
+    # The meter directory (capacities, intervals, removal dates) is reloaded this often, and when an
+    # unknown meter id shows up (at most once a second).
+    collector_directory_refresh_s: float = Field(60.0, gt=0)
+    # Bytes of payload held unacknowledged at most (received, not yet committed): beyond it the
+    # collector stops reading from the broker until a commit frees some (docs/PROTOCOL.md).
+    collector_max_held_mb: float = Field(256.0, gt=0)
+    # Refusals by the database beyond this share of a batch, from more than one meter, are systemic
+    # (retried, nothing acknowledged), not bad data (ingest/isolation.py).
+    collector_max_refused_share: float = Field(0.1, ge=0, le=1)

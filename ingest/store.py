@@ -40,7 +40,7 @@ class MeterInfo:
     meter_id: str
     capacity: Decimal | None
     report_interval_s: int
-    active: bool
+    service_ends: datetime | None = None  # when its removal day ends (local midnight); None: not removed
 
     @property
     def max_gap(self) -> timedelta:
@@ -70,6 +70,29 @@ class StoreResult:
     status_events: int = 0
     days: int = 0
     newest_ts: datetime | None = None
+    tails: dict[str, Tail | None] = field(default_factory=dict)  # each touched meter's next tail
+
+    def merge(self, other: StoreResult) -> StoreResult:
+        newest = max((t for t in (self.newest_ts, other.newest_ts) if t is not None), default=None)
+        return StoreResult(
+            self.stored + other.stored,
+            self.duplicates + other.duplicates,
+            self.conflicts + other.conflicts,
+            self.rejected + other.rejected,
+            self.status_events + other.status_events,
+            self.days + other.days,
+            newest,
+            {**self.tails, **other.tails},
+        )
+
+
+def apply_tails(tails: dict[str, Tail], result: StoreResult) -> None:
+    """Once the transaction holding ``result`` has committed: the fast path's cache follows it."""
+    for meter_id, tail in result.tails.items():
+        if tail is None:
+            tails.pop(meter_id, None)
+        else:
+            tails[meter_id] = tail
 
 
 def _values(reading: Reading) -> tuple[Any, ...]:
@@ -109,7 +132,7 @@ def _write_rejected(cur: psycopg.Cursor[Any], messages: Sequence[Message], resul
 
 
 def _write_readings(
-    cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult
+    cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult, nested: bool
 ) -> dict[str, list[Reading]]:
     """Insert new readings; classify the rest as duplicates or conflicts. Returns the new ones by meter."""
     first: dict[tuple[str, datetime], tuple[Reading, Message]] = {}
@@ -125,20 +148,27 @@ def _write_readings(
         copy.set_types(q.STAGE_TYPES)
         for reading, message in first.values():
             copy.write_row((*_row(reading, message), message.topic))
-    cur.execute(q.INSERT_FROM_STAGE)
     stored: dict[tuple[str, datetime], Any] = {}
-    if cur.rowcount < len(first):  # some were stored already: compare them with what is stored
-        low, high = min(ts for _m, ts in first), max(ts for _m, ts in first)
-        stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_BEFORE, (low, high)).fetchall()}
+    low, high = min(ts for _m, ts in first), max(ts for _m, ts in first)
+    if nested:
+        inserted = {(m, ts) for m, ts in cur.execute(q.INSERT_FROM_STAGE_RETURNING).fetchall()}
+        skipped = [k for k in first if k not in inserted]
+        if skipped:
+            keys = ([m for m, _t in skipped], [t for _m, t in skipped], low, high)
+            stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_AT, keys).fetchall()}
+    else:
+        cur.execute(q.INSERT_FROM_STAGE)
+        if cur.rowcount < len(first):  # some were stored already: compare them with what is stored
+            stored = {(r[0], r[1]): r for r in cur.execute(q.STORED_BEFORE, (low, high)).fetchall()}
     new: dict[str, list[Reading]] = {}
     for reading, message in occurrences:
         key = (reading.meter_id, reading.ts)
-        inserted = key not in stored
-        if inserted and first[key][0] is reading:
+        inserted_now = key not in stored
+        if inserted_now and first[key][0] is reading:
             new.setdefault(reading.meter_id, []).append(reading)
             result.stored += 1
             continue
-        held = _values(first[key][0]) if inserted else _stored_values(stored[key])
+        held = _values(first[key][0]) if inserted_now else _stored_values(stored[key])
         if _values(reading) == held:
             result.duplicates += 1
         else:
@@ -151,12 +181,15 @@ def _write_status(cur: psycopg.Cursor[Any], messages: Sequence[Message], result:
     for message in messages:
         if message.status is None:
             continue
-        meter_id = message.topic.split("/")[1]
-        cur.execute(
-            q.INSERT_STATUS_EVENT, (meter_id, message.received_at, str(message.status), message.retained)
-        )
-        cur.execute(q.UPSERT_STATUS, (meter_id, str(message.status), message.received_at))
-        result.status_events += 1
+        said = {
+            "meter": message.topic.split("/")[1],
+            "at": message.received_at,
+            "status": str(message.status),
+            "retained": message.retained,
+        }
+        cur.execute(q.INSERT_STATUS_EVENT, said)
+        result.status_events += cur.rowcount
+        cur.execute(q.UPSERT_STATUS, said)
 
 
 def _write_state(
@@ -330,22 +363,21 @@ def store(
     zone: ZoneInfo,
     tails: dict[str, Tail] | None = None,
 ) -> StoreResult:
-    """Write a batch in one transaction: all of it, or (on error) none of it. ``tails``, the caller's
-    cache for the in-order fast path, is updated only once the transaction has committed."""
+    """Write a batch in one transaction (a savepoint inside the caller's): all of it, or on error none.
+
+    ``tails`` is the caller's cache for the in-order fast path. When this is the outermost transaction
+    it is updated once it has committed; inside a caller's transaction the next tails are only
+    returned (``result.tails``), for the caller to apply with :func:`apply_tails` after its commit."""
+    outermost = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     result = StoreResult()
-    next_tails: dict[str, Tail | None] = {}
     with conn.transaction(), conn.cursor() as cur:
         _write_rejected(cur, messages, result)
-        new = _write_readings(cur, messages, result)
+        new = _write_readings(cur, messages, result, nested=not outermost)
         _write_status(cur, messages, result)
         if new:
             before = _write_state(cur, new, messages)
-            result.days, next_tails = _write_volumes(cur, new, meters, zone, before, tails or {})
+            result.days, result.tails = _write_volumes(cur, new, meters, zone, before, tails or {})
             result.newest_ts = max(r.ts for rs in new.values() for r in rs)
-    if tails is not None:
-        for meter_id, tail in next_tails.items():
-            if tail is None:
-                tails.pop(meter_id, None)
-            else:
-                tails[meter_id] = tail
+    if tails is not None and outermost:
+        apply_tails(tails, result)
     return result

@@ -127,3 +127,38 @@ def connect_reason(url: str, username: str | None, password: str | None) -> str:
         client.disconnect()
         client.loop_stop()
     return answer[0]
+
+
+class PacedPublisher(threading.Thread):
+    """Publishes ``messages`` (topic, payload) at QoS 1 at about ``per_second``, in the background;
+    ``done`` is set once every one was acknowledged by the broker."""
+
+    def __init__(self, url: str, messages: list[tuple[str, bytes]], per_second: float) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.messages = messages
+        self.per_second = per_second
+        self.done = threading.Event()
+        self.unacknowledged: list[int] = []
+
+    def run(self) -> None:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.max_inflight_messages_set(1000)
+        host, port = _host_port(self.url)
+        client.connect(host, port)
+        client.loop_start()
+        try:
+            started = time.monotonic()
+            infos = []
+            for n, (topic, payload) in enumerate(self.messages):
+                lead = started + n / self.per_second - time.monotonic()
+                if lead > 0:
+                    time.sleep(lead)
+                infos.append(client.publish(topic, payload, qos=1))
+            for info in infos:
+                info.wait_for_publish(timeout=60)
+            self.unacknowledged = [i.mid for i in infos if not i.is_published()]
+        finally:
+            client.disconnect()
+            client.loop_stop()
+            self.done.set()

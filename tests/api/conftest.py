@@ -45,9 +45,7 @@ def load_county(url: str, folder: Path, intakes: int = 30, seed: int = 5) -> Non
             end = now if n < LIVE else now - timedelta(days=3)
             readings = list(meter.readings(max(epoch, now - timedelta(days=42)), end))
             info = {
-                meter.meter_id: MeterInfo(
-                    meter.meter_id, meter.capacity, int(meter.interval.total_seconds()), True
-                )
+                meter.meter_id: MeterInfo(meter.meter_id, meter.capacity, int(meter.interval.total_seconds()))
             }
             topic = readings_topic(meter.meter_id)
             for start in range(0, len(readings), 500):

@@ -15,11 +15,13 @@ from ingest import logs
 from ingest.collector import Collector
 from ingest.metrics import Metrics
 from ingest.settings import CollectorSettings
+from tests.roles import COLLECTOR, as_role
 
 
 def settings_for(database_url: str, mqtt_url: str, **overrides: Any) -> CollectorSettings:
+    """A collector's settings; it logs in to the database as the collector's own role."""
     values: dict[str, Any] = {
-        "database_url": database_url,
+        "database_url": as_role(database_url, COLLECTOR),
         "mqtt_url": mqtt_url,
         "collector_client_id": f"collector-{uuid.uuid4().hex[:8]}",
         "collector_metrics_port": 0,

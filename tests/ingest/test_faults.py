@@ -32,6 +32,7 @@ from infra.calendar import local_day
 from infra.sandbox import PrivateMosquitto, PrivatePostgres
 from ingest.volumes import Point, daily_volumes
 from tests.ingest.harness import count, running_collector, settings_for, wait_until
+from tests.roles import COLLECTOR, as_role
 
 ZONE = ZoneInfo("Asia/Shanghai")
 METERS = 100
@@ -123,12 +124,18 @@ def assert_exactly_once(url: str) -> None:
 
 
 def collector_process(
-    url: str, mqtt_url: str, client_id: str, log: Path, extra: dict[str, str] | None = None
+    url: str,
+    mqtt_url: str,
+    client_id: str,
+    log: Path,
+    extra: dict[str, str] | None = None,
+    role: str | None = COLLECTOR,
 ) -> subprocess.Popen[bytes]:
+    """``intake collect`` in its own process, logged in as the collector's role (None: as ``url`` says)."""
     env = (
         {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
         | {
-            "INTAKE_DATABASE_URL": url,
+            "INTAKE_DATABASE_URL": as_role(url, role) if role else url,
             "INTAKE_MQTT_URL": mqtt_url,
             "INTAKE_COLLECTOR_CLIENT_ID": client_id,
             "INTAKE_COLLECTOR_METRICS_PORT": "0",

@@ -20,7 +20,7 @@ from ingest.volumes import Point, daily_volumes
 
 ZONE = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 5, 3, tzinfo=UTC)
-METERS = {m: MeterInfo(m, Decimal(10) ** 8, 3600, True) for m in ("M1", "M2")}
+METERS = {m: MeterInfo(m, Decimal(10) ** 8, 3600) for m in ("M1", "M2")}
 
 
 def r(meter: str, ts: str, total: str, **extra: object) -> Reading:
