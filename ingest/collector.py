@@ -33,22 +33,19 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from devices.topics import direct_subscriptions, shared_subscriptions
-from infra.calendar import day_start
 from infra.database import Database, DatabaseUnavailable, GaveUp
 from infra.migrations import check_current
 from infra.settings import redact_url
-from ingest import queries as q
 from ingest.decode import Limits, decode_message
+from ingest.directory import MeterDirectory
 from ingest.errors import SystemicError, describe
 from ingest.isolation import store_isolating
 from ingest.logs import log
 from ingest.metrics import Metrics
 from ingest.settings import CollectorSettings
 from ingest.store import Message, MeterInfo, StoreResult, apply_tails
-from ingest.tails import Tail
 
 DROPPED_TOPIC = "$SYS/broker/publish/messages/dropped"
-DAY = timedelta(days=1)
 Conn = psycopg.Connection[Any]
 
 
@@ -98,41 +95,6 @@ class Inbox:
 
     def __len__(self) -> int:
         return len(self._items)
-
-
-class MeterDirectory:
-    """Registered meters, cached; reloaded every ``refresh_s``, and when an unknown id shows up in a
-    message received after the last reload (at most once a second: a meter registered a moment before
-    its first reading is found, a flood of unknown ids costs one reload a second). Also each meter's
-    tail for the store's in-order fast path, dropped when the meter's registration changes."""
-
-    UNKNOWN_RELOAD_S = 1.0
-
-    def __init__(self, zone: Any, refresh_s: float) -> None:
-        self.zone = zone
-        self.refresh_s = refresh_s
-        self.meters: dict[str, MeterInfo] = {}
-        self.tails: dict[str, Tail] = {}
-        self.loaded_at = datetime.min.replace(tzinfo=UTC)
-
-    def refresh(self, conn: Conn) -> None:
-        meters = {
-            m: MeterInfo(m, cap, interval, None if removed is None else day_start(removed + DAY, self.zone))
-            for m, cap, interval, removed in conn.execute(q.METERS).fetchall()
-        }
-        for meter_id in [m for m in self.tails if meters.get(m) != self.meters.get(m)]:
-            del self.tails[meter_id]
-        self.meters = meters
-        self.loaded_at = datetime.now(UTC)
-
-    def reload_due(self, meter_id: str, received_at: datetime) -> float | None:
-        """None when the cache may answer for ``meter_id``; else how many seconds to wait before reloading."""
-        age = (datetime.now(UTC) - self.loaded_at).total_seconds()
-        if age > self.refresh_s:
-            return 0.0
-        if meter_id in self.meters or self.loaded_at > received_at:
-            return None
-        return max(0.0, self.UNKNOWN_RELOAD_S - age)
 
 
 class Collector:

@@ -60,7 +60,7 @@ ON CONFLICT (meter_id) DO UPDATE SET
     updated_at = now()"""
 # Locks the batch's meters (in one order: no deadlock between collectors) and says what is stored.
 LOCK_STATE = """
-SELECT meter_id, last_reading_ts, readings_stored FROM meter_state
+SELECT meter_id, last_reading_ts, readings_stored, volumes_version FROM meter_state
 WHERE meter_id = ANY(%s) ORDER BY meter_id FOR UPDATE"""
 UPSERT_LAST_READING = """
 INSERT INTO meter_state (meter_id, last_reading_ts, last_total_m3, last_received_at, readings_stored)

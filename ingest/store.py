@@ -194,10 +194,11 @@ def _write_status(cur: psycopg.Cursor[Any], messages: Sequence[Message], result:
 
 def _write_state(
     cur: psycopg.Cursor[Any], new: Mapping[str, list[Reading]], messages: Sequence[Message]
-) -> dict[str, tuple[datetime | None, int]]:
-    """Lock the meters' state rows, update them; returns what each said before: newest ts, count."""
+) -> dict[str, tuple[datetime | None, int, int]]:
+    """Lock the meters' state rows, update them; returns what each said before: newest ts, count and
+    volumes version."""
     meters = sorted(new)
-    before = {m: (ts, n) for m, ts, n in cur.execute(q.LOCK_STATE, (meters,)).fetchall()}
+    before = {m: (ts, n, v) for m, ts, n, v in cur.execute(q.LOCK_STATE, (meters,)).fetchall()}
     received = max(m.received_at for m in messages)
     newest = [max(new[m], key=lambda r: r.ts) for m in meters]
     cur.execute(
@@ -213,7 +214,7 @@ def _write_state(
     return before
 
 
-def _points(
+def points_around(
     cur: psycopg.Cursor[Any], spans: Iterable[tuple[str, datetime, datetime]]
 ) -> dict[str, list[Point]]:
     spans = list(spans)
@@ -226,7 +227,7 @@ def _points(
     return out
 
 
-def _day_row(meter_id: str, v: DailyVolume) -> tuple[Any, ...]:
+def day_row(meter_id: str, v: DailyVolume) -> tuple[Any, ...]:
     return (
         meter_id,
         v.day,
@@ -245,14 +246,14 @@ def _extend_tails(
     new: Mapping[str, list[Reading]],
     meters: Mapping[str, MeterInfo],
     zone: ZoneInfo,
-    before: Mapping[str, tuple[datetime | None, int]],
+    before: Mapping[str, tuple[datetime | None, int, int]],
     tails: Mapping[str, Tail],
 ) -> dict[str, tuple[list[DailyVolume], Tail]]:
     """The fast path for meters whose cached tail is current and whose new readings simply follow it."""
     plans = {}
     for meter_id, readings in new.items():
         tail = tails.get(meter_id)
-        if tail is None or before.get(meter_id) != (tail.last.ts, tail.stored):
+        if tail is None or before.get(meter_id) != (tail.last.ts, tail.stored, tail.version):
             continue
         info = meters[meter_id]
         points = sorted((Point(r.ts, r.total_m3, r.flow_m3h) for r in readings), key=lambda p: p.ts)
@@ -267,13 +268,13 @@ def _write_volumes(
     new: Mapping[str, list[Reading]],
     meters: Mapping[str, MeterInfo],
     zone: ZoneInfo,
-    before: Mapping[str, tuple[datetime | None, int]],
+    before: Mapping[str, tuple[datetime | None, int, int]],
     tails: Mapping[str, Tail],
 ) -> tuple[int, dict[str, Tail | None]]:
     """Write every meter-day the new readings touch: extended from a tail (fast path) or recomputed
     from the stored readings around them. Returns the day count and each meter's next tail."""
     plans = _extend_tails(new, meters, zone, before, tails)
-    rows = [_day_row(m, v) for m, (volumes, _t) in plans.items() for v in volumes]
+    rows = [day_row(m, v) for m, (volumes, _t) in plans.items() for v in volumes]
     next_tails: dict[str, Tail | None] = {m: tail for m, (_v, tail) in plans.items()}
     slow = {m: rs for m, rs in new.items() if m not in plans}
     events: list[tuple[Any, ...]] = []
@@ -311,7 +312,7 @@ def _recompute(
     new: Mapping[str, list[Reading]],
     meters: Mapping[str, MeterInfo],
     zone: ZoneInfo,
-    before: Mapping[str, tuple[datetime | None, int]],
+    before: Mapping[str, tuple[datetime | None, int, int]],
 ) -> _Recomputed:
     """The slow path: recompute the touched days from the stored readings around the new ones."""
     # One fetch covers the local days of the new readings and their neighbours; only meters whose
@@ -323,21 +324,21 @@ def _recompute(
         )
         for m, rs in new.items()
     }
-    points = _points(cur, ((m, lo, hi) for m, (lo, hi) in spans.items()))
+    points = points_around(cur, ((m, lo, hi) for m, (lo, hi) in spans.items()))
     touched = {m: touched_days([p.ts for p in points[m]], (r.ts for r in rs), zone) for m, rs in new.items()}
     wider = {
         m: (day_bounds(min(days), zone)[0], day_bounds(max(days), zone)[1]) for m, days in touched.items()
     }
     wider = {m: (lo, hi) for m, (lo, hi) in wider.items() if lo < spans[m][0] or hi > spans[m][1]}
     if wider:
-        points.update(_points(cur, ((m, lo, hi) for m, (lo, hi) in wider.items())))
+        points.update(points_around(cur, ((m, lo, hi) for m, (lo, hi) in wider.items())))
     out = _Recomputed(points=points)
     for meter_id, days in touched.items():
         info = meters[meter_id]
         series = points[meter_id]
         tallies, inside = tally_days(series, days, zone, info.capacity, info.max_gap)
         out.rows += [
-            _day_row(meter_id, finish(d, t, day_bounds(d, zone), inside[d])) for d, t in tallies.items()
+            day_row(meter_id, finish(d, t, day_bounds(d, zone), inside[d])) for d, t in tallies.items()
         ]
         drops = (interval(a, b, info.capacity) for a, b in pairwise(series) if b.total < a.total)
         out.events += [
@@ -345,14 +346,14 @@ def _recompute(
         ]
         # A tail only when the newest new reading is the meter's newest stored one (the neighbour
         # search is bounded, so a later reading far away would not be in ``series``).
-        newest_before, count_before = before.get(meter_id, (None, 0))
+        newest_before, count_before, version = before.get(meter_id, (None, 0, 0))
         newest = max(r.ts for r in new[meter_id])
         last, last_day = series[-1], local_day(series[-1].ts, zone)
         is_newest = newest_before is None or newest_before <= newest
         out.tails[meter_id] = None
         if last.ts == newest and is_newest and last_day in tallies:
             stored = count_before + len(new[meter_id])
-            out.tails[meter_id] = take_tail(stored, last, tallies[last_day], inside[last_day])
+            out.tails[meter_id] = take_tail(stored, last, tallies[last_day], inside[last_day], version)
     return out
 
 

@@ -8,9 +8,10 @@ adds the same intervals in the same order, so the result equals a from-scratch c
 property tests check that on random series and random batch splits. Pure.
 
 A tail is used only when nothing else has changed the meter since it was taken: the store compares
-``stored`` (the meter's count of stored readings) and ``last.ts`` with the meter's state, read under
-its row lock. Anything unusual (a late reading, a drop in the totalizer: rollover or reset, a gap
-longer than the neighbour search) goes the slow way.
+``stored`` (the meter's count of stored readings), ``last.ts`` and ``version`` (bumped by a recompute
+of its volumes) with the meter's state, read under its row lock. Anything unusual (a late reading,
+a drop in the totalizer: rollover or reset, a gap longer than the neighbour search) goes the slow
+way.
 """
 
 from __future__ import annotations
@@ -43,14 +44,15 @@ class Tail:
     tally: Tally  # its local day's tally, up to ``last``
     readings: int  # that day's readings, up to ``last``
     first_ts: datetime  # the first of them
+    version: int = 0  # meter_state.volumes_version it was taken at (a recompute bumps it)
 
     def day(self, zone: ZoneInfo) -> date:
         return local_day(self.last.ts, zone)
 
 
-def take_tail(stored: int, last: Point, tally: Tally, stamps: Sequence[datetime]) -> Tail:
+def take_tail(stored: int, last: Point, tally: Tally, stamps: Sequence[datetime], version: int = 0) -> Tail:
     """The tail after a recomputation of ``last``'s day, ``last`` being the meter's newest reading."""
-    return Tail(stored, last, tally.copy(), len(stamps), stamps[0])
+    return Tail(stored, last, tally.copy(), len(stamps), stamps[0], version)
 
 
 def extend(
@@ -91,4 +93,7 @@ def extend(
         lasts[day] = point.ts
     volumes = [finish_counted(d, tallies[d], bounds[d], counts[d], firsts.get(d), lasts.get(d)) for d in days]
     last_day = local[-1]
-    return volumes, Tail(tail.stored + added, new[-1], tallies[last_day], counts[last_day], firsts[last_day])
+    after = Tail(
+        tail.stored + added, new[-1], tallies[last_day], counts[last_day], firsts[last_day], tail.version
+    )
+    return volumes, after

@@ -31,6 +31,7 @@ from intake import (
     findings_commands,
     monitor_commands,
     registry_commands,
+    rejected_commands,
     report_commands,
     simulate_commands,
 )
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
+    rejected_commands.add_parser(commands)
     monitor_commands.add_parsers(commands, meters)
     findings_commands.add_parser(commands)
     check_commands.add_parser(commands)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import time
 
 import orjson
 
@@ -13,6 +14,7 @@ from infra.settings import Settings
 from ingest import logs, reports
 from ingest.collector import Collector
 from ingest.metrics import Metrics
+from ingest.recompute import recompute
 from ingest.settings import CollectorSettings
 from intake.args import day
 
@@ -51,6 +53,30 @@ def cmd_volumes_daily(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_volumes_recompute(args: argparse.Namespace) -> int:
+    from intake.cli import load_settings
+
+    if args.since and args.to and args.to < args.since:
+        print(f"intake: --to {args.to} is before --from {args.since}", file=sys.stderr)
+        return 2
+    settings = load_settings(Settings)
+    started = time.monotonic()
+    with connect(settings.database_url, "intake-recompute", autocommit=True) as conn:
+        done = recompute(conn, settings.zone, args.meter, args.since, args.to, progress=_say)
+    if args.meter and done.meters == 0:
+        print(f"intake: meter {args.meter} has no readings (or is not registered)", file=sys.stderr)
+        return 1
+    _say(
+        f"recomputed {done.meters} meter(s): {done.days_written} days written, {done.days_removed} removed, "
+        f"{done.events} totalizer events ({time.monotonic() - started:.1f} s)"
+    )
+    return 0
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def cmd_meters_status(args: argparse.Namespace) -> int:
     from intake.cli import load_settings
 
@@ -68,12 +94,14 @@ def add_parsers(
     collect = commands.add_parser(
         "collect",
         help="run the collector: MQTT readings into TimescaleDB (settings: INTAKE_COLLECTOR_*)",
-        description="Subscribe to every meter through a shared subscription, store readings in batches, "
-        "acknowledge each message only after its batch commits. Stops cleanly on SIGTERM or Ctrl-C.",
+        description="Subscribe to every meter (directly, or through a shared subscription with "
+        "INTAKE_COLLECTOR_SUBSCRIPTION=shared), store readings in batches, acknowledge each message only "
+        "after its batch commits. Refuses to start on a schema other than the code's. Stops cleanly on "
+        "SIGTERM or Ctrl-C: takes nothing new, commits and acknowledges what it holds.",
     )
     collect.set_defaults(handler=cmd_collect)
 
-    volumes = commands.add_parser("volumes", help="metered volumes: daily")
+    volumes = commands.add_parser("volumes", help="metered volumes: daily, recompute")
     vol = volumes.add_subparsers(dest="volumes_command", metavar="ACTION", required=True)
     daily = vol.add_parser("daily", help="a meter's daily volumes (local days), with method and flags")
     daily.add_argument("--meter", required=True)
@@ -81,6 +109,18 @@ def add_parsers(
     daily.add_argument("--to", type=day, required=True, help="last day, YYYY-MM-DD (included)")
     daily.add_argument("--format", choices=["table", "csv", "json"], default="table")
     daily.set_defaults(handler=cmd_volumes_daily)
+    again = vol.add_parser(
+        "recompute",
+        help="rebuild daily volumes (and the monthly and yearly rollups) from the raw readings",
+        description="After a change the stored volumes did not see (a totalizer capacity or reporting "
+        "interval corrected, another INTAKE_TIMEZONE): rebuild each meter's daily volumes and totalizer "
+        "events from its readings, in transactions of at most 31 days, printing each meter as it is done. "
+        "Safe beside a running collector.",
+    )
+    again.add_argument("--meter", help="only this meter (default: every meter)")
+    again.add_argument("--from", dest="since", type=day, help="first day (default: the first reading's)")
+    again.add_argument("--to", type=day, help="last day, included (default: the last reading's)")
+    again.set_defaults(handler=cmd_volumes_recompute)
 
     meters = commands.add_parser("meters", help="meter state: status")
     met = meters.add_subparsers(dest="meters_command", metavar="ACTION", required=True)

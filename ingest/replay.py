@@ -1,0 +1,127 @@
+"""`intake rejected replay`: kept raw payloads fed again through the collector's own decode and store.
+
+For what was refused for a reason that has since gone away: a meter registered late (unknown_meter),
+a removal date corrected (inactive_meter), rows the database refused while it was not itself
+(db_refused). Each message is decoded as it was received (its original receive time, so a clock
+check judges it as the collector did) against today's registry, and stored as the collector stores.
+
+- A rejected row is marked replayed (``replayed_at``, ``replay_result``) when what it refused is now
+  stored; a row whose part is refused again stays as it is, for a later replay. Nothing is deleted.
+- A refusal the replay finds that no row records (a reading the first refusal hid: a message refused
+  whole for its unknown meter, with one bad reading in it) is kept as a new rejected row.
+- Idempotent: readings are identified by (meter, device time), so a reading stored by an earlier
+  replay, or meanwhile by the collector, is a duplicate; a second run finds nothing left to replay.
+- In chunks of ``CHUNK`` messages, each in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from ingest.decode import Limits, decode_message
+from ingest.directory import load_meters
+from ingest.errors import describe, is_data_error
+from ingest.store import Conn, MeterInfo, store
+
+CHUNK = 200
+CANDIDATES = """
+SELECT id, received_at, topic, payload, element FROM rejected_messages
+WHERE replayed_at IS NULL
+  AND (%(reason)s::text IS NULL OR reason = %(reason)s)
+  AND (%(meter)s::text IS NULL OR split_part(topic, '/', 2) = %(meter)s)
+  AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
+ORDER BY id"""
+MARK = "UPDATE rejected_messages SET replayed_at = now(), replay_result = %s WHERE id = ANY(%s)"
+
+
+@dataclass
+class Replayed:
+    messages: int = 0
+    rows_resolved: int = 0
+    rows_still_refused: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    new_refusals: int = 0
+    still: Counter[str] = field(default_factory=Counter)  # why rows stay refused
+
+
+@dataclass
+class _Kept:
+    """One message as kept: its rejected rows (id -> refused element; None: the whole message)."""
+
+    received_at: datetime
+    topic: str
+    payload: bytes
+    rows: dict[int, int | None] = field(default_factory=dict)
+
+
+Progress = Callable[[str], None]
+
+
+def replay(
+    conn: Conn,
+    zone: ZoneInfo,
+    limits: Limits,
+    reason: str | None = None,
+    meter: str | None = None,
+    since: datetime | None = None,
+    progress: Progress = lambda _line: None,
+) -> Replayed:
+    """Replay the unreplayed rejected messages that match; ``conn`` in autocommit mode."""
+    kept: dict[tuple[datetime, str, bytes], _Kept] = {}
+    for row_id, received_at, topic, payload, element in conn.execute(
+        CANDIDATES, {"reason": reason, "meter": meter, "since": since}
+    ):
+        key = (received_at, topic, bytes(payload))
+        kept.setdefault(key, _Kept(received_at, topic, bytes(payload))).rows[row_id] = element
+    meters = load_meters(conn, zone)
+    done = Replayed()
+    messages = list(kept.values())
+    for start in range(0, len(messages), CHUNK):
+        chunk = messages[start : start + CHUNK]
+        with conn.transaction():
+            for item in chunk:
+                _one(conn, item, meters, zone, limits, done)
+        progress(f"replayed {min(start + CHUNK, len(messages))} of {len(messages)} messages")
+    return done
+
+
+def _one(
+    conn: Conn, item: _Kept, meters: dict[str, MeterInfo], zone: ZoneInfo, limits: Limits, done: Replayed
+) -> None:
+    decoded = decode_message(item.topic, item.payload, item.received_at, False, meters.get, limits)
+    refused_now = {r.element: r for r in decoded.refusals}
+    recorded = set(item.rows.values())
+    fresh = [r for r in decoded.refusals if r.element not in recorded]  # refusals no row records yet
+    message = replace(decoded, refusals=fresh)
+    try:
+        with conn.transaction():  # a savepoint: one message the database refuses leaves the others
+            result = store(conn, [message], meters, zone)
+    except psycopg.Error as exc:
+        if not is_data_error(exc):
+            raise  # the database is not itself: stop, nothing of this chunk is marked
+        done.messages += 1
+        done.rows_still_refused += len(item.rows)
+        done.still[f"db_refused: {describe(exc)}"] += len(item.rows)
+        return
+    resolved = [i for i, element in item.rows.items() if element not in refused_now]
+    for element in item.rows.values():
+        if element in refused_now:
+            done.rows_still_refused += 1
+            done.still[str(refused_now[element].reason)] += 1
+    if resolved:
+        what = f"stored {result.stored}, duplicates {result.duplicates}, conflicts {result.conflicts}"
+        conn.execute(MARK, (what, resolved))
+    done.messages += 1
+    done.rows_resolved += len(resolved)
+    done.stored += result.stored
+    done.duplicates += result.duplicates
+    done.conflicts += result.conflicts
+    done.new_refusals += len(fresh)
