@@ -18,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from psycopg_pool import ConnectionPool
 
 from api import problems
+from api.limits import BodyLimits, LimitedBodies, RouteClasses
 from api.metrics import ApiMetrics
 from api.middleware import Instrumented
 from api.routers import admin, findings, meters, ops, registry, reports
@@ -63,7 +64,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     app.state.map_cache = {}
-    app.add_middleware(Instrumented, metrics=app.state.metrics)
+    app.state.route_classes = RouteClasses(
+        {"report": settings.api_report_concurrency, "import": settings.api_import_concurrency}
+    )
+    limits = BodyLimits(settings.api_max_body_kb * 1024, settings.api_max_upload_mb * 1024 * 1024)
+    app.add_middleware(LimitedBodies, limits=limits)
+    app.add_middleware(Instrumented, metrics=app.state.metrics)  # outermost: counts and heads 413s too
     problems.install(app)
     for module in (meters, registry, findings, reports, admin):  # /meters/status before /meters/{id}
         app.include_router(module.router, prefix=f"/api/v{VERSION}")

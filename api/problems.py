@@ -62,7 +62,9 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiProblem)
-    return problem_response(exc.status, exc.detail, request, **exc.extra)
+    extra = dict(exc.extra)
+    headers = extra.pop("headers", None)
+    return problem_response(exc.status, exc.detail, request, headers=headers, **extra)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:

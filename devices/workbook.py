@@ -16,6 +16,7 @@ from python_calamine import CalamineWorkbook
 
 from devices.errors import DeviceError
 from devices.forms import COLUMNS, SHEET_NAMES, Table, match_header, table_for_name
+from devices.xlsx_guard import WorkbookTooLarge, check_workbook
 
 Progress = Callable[[str, int], None]
 
@@ -58,12 +59,28 @@ def _collect(rows: Iterable[Sequence[object]], table: Table, source: str, progre
     return raw
 
 
+# A registry sheet is read only within these bounds (devices/xlsx_guard.py says why): rows, and columns
+# beyond the form's own (room for a few of the county's own notes).
+MAX_ROWS = 300_000
+EXTRA_COLUMNS = 20
+
+
+def sheet_limits(name: str) -> tuple[int, int] | None:
+    table = table_for_name(name)
+    return None if table is None else (MAX_ROWS, len(COLUMNS[table]) + EXTRA_COLUMNS)
+
+
 def read_xlsx(path: Path, progress: Progress) -> tuple[list[RawTable], list[str]]:
     """Tables from a workbook's sheets, and warnings about sheets that are not registry tables.
 
-    Read with calamine (Rust): about 12 times faster than openpyxl on the registry's workbooks
-    (docs/BENCHMARKS.md); openpyxl still writes them.
+    Checked first for size (:func:`devices.xlsx_guard.check_workbook`), then read with calamine
+    (Rust): about 12 times faster than openpyxl on the registry's workbooks (docs/BENCHMARKS.md);
+    openpyxl still writes them.
     """
+    try:
+        check_workbook(path, sheet_limits)
+    except WorkbookTooLarge as exc:
+        raise UnreadableFile(str(exc)) from None
     try:
         book = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # calamine raises its own errors for a damaged or foreign file

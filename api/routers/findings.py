@@ -22,7 +22,7 @@ from api.strict import strict_request
 
 router = APIRouter(
     tags=["findings"],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 413, 422),
     dependencies=[Depends(strict_request)],
 )
 

@@ -20,6 +20,7 @@ from anomaly import queries as aq
 from api import queries
 from api.deps import Auditor, Config, Db
 from api.errors import Unprocessable
+from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
 from api.params import EARLIEST, LATEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
@@ -39,7 +40,7 @@ from ingest import reports as ir
 
 router = APIRouter(
     tags=["meters"],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 413, 422),
     dependencies=[Depends(strict_request)],
 )
 BUCKETS = {"15m": "15 minutes", "1h": "1 hour", "1d": "1 day", "7d": "7 days", "1mo": "1 month"}
@@ -80,8 +81,9 @@ def status_history(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[Stat
 
 @router.get(
     "/meters/{meter_id}/readings",
+    dependencies=[Depends(limited("report"))],
     response_model=Page[ReadingOut] | list[BucketOut],
-    responses=responses(404),
+    responses=responses(404, 429),
 )
 def readings(
     _: Auditor,
@@ -152,7 +154,12 @@ def daily_volumes(
     return [DailyVolumeOut(**r) for r in queries.rows(db, ir.DAILY, (meter_id, first, last))]
 
 
-@router.get("/annual-volumes", response_model=Page[AnnualVolumeOut])
+@router.get(
+    "/annual-volumes",
+    response_model=Page[AnnualVolumeOut],
+    dependencies=[Depends(limited("report"))],
+    responses=responses(429),
+)
 def annual_volumes(
     _: Auditor,
     db: Db,
@@ -191,8 +198,12 @@ def annual_volumes(
 
 @router.get(
     "/map.geojson",
+    dependencies=[Depends(limited("report"))],
     response_class=Response,
-    responses={200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"}},
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"},
+        **responses(429),
+    },
 )
 def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
     """Every intake as a point (WGS 84) with its meter's status and the share of its permit used

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from api import queries
 from api.deps import Admin, Auditor, Config, Db, Operator
 from api.errors import BadRequest, Conflict, NotFound, Unprocessable
+from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
 from api.params import Filter
 from api.problems import responses
@@ -39,7 +41,7 @@ from devices.workbook import read_xlsx
 
 router = APIRouter(
     tags=["registry"],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 413, 422),
     dependencies=[Depends(strict_request)],
 )
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -216,15 +218,21 @@ def calibrations_due(
     "/registry/import",
     response_model=ImportResult,
     openapi_extra=ImportBody,
-    responses=responses(400, 413, 415),
+    dependencies=[Depends(limited("import"))],
+    responses=responses(400, 413, 415, 429),
 )
 async def import_registry(_: Admin, request: Request, db: Db, dry_run: bool = False) -> ImportResult:
-    """The forms' workbook (取水口, 取水许可, 监测计量设施, 检定记录) as the request body: all or nothing."""
+    """The forms' workbook (取水口, 取水许可, 监测计量设施, 检定记录) as the request body: all or nothing.
+    Read and applied in a worker thread: the API keeps answering while a large workbook is imported."""
     if request.headers.get("content-type", "").split(";")[0].strip() != XLSX:
         raise Unsupported(f"send the workbook as {XLSX}")
-    body = await request.body()
+    body = await request.body()  # bounded by INTAKE_API_MAX_UPLOAD_MB (api/limits.py)
     if not body:
         raise BadRequest("the request body is empty: send the .xlsx workbook")
+    return await run_in_threadpool(_import, db, body, dry_run)
+
+
+def _import(db: Db, body: bytes, dry_run: bool) -> ImportResult:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "registry.xlsx"
         path.write_bytes(body)

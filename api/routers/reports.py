@@ -12,6 +12,7 @@ from anomaly.reports import COMPLIANCE_STATUS
 from api import queries
 from api.deps import Auditor, Config, Db
 from api.errors import Unprocessable
+from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
 from api.params import EARLIEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
@@ -21,7 +22,7 @@ from devices.codec import Reason
 
 router = APIRouter(
     tags=["reports"],
-    responses=responses(400, 401, 403, 422),
+    responses=responses(400, 401, 403, 413, 422),
     dependencies=[Depends(strict_request)],
 )
 STATUS_CODES = {label: code for code, label in COMPLIANCE_STATUS.items()}
@@ -33,7 +34,12 @@ Year = Annotated[int | None, Query(ge=2000, le=2100, description="default: this 
 AsOf = Annotated[IsoDate | None, Query(description="as of this local day (default: today)")]
 
 
-@router.get("/compliance", response_model=Page[ComplianceOut])
+@router.get(
+    "/compliance",
+    response_model=Page[ComplianceOut],
+    dependencies=[Depends(limited("report"))],
+    responses=responses(429),
+)
 def compliance(
     _: Auditor,
     db: Db,
@@ -69,8 +75,12 @@ def compliance(
 
 @router.get(
     "/exports/{report}",
+    dependencies=[Depends(limited("report"))],
     response_class=Response,
-    responses={200: {"content": {m.split(";")[0]: {} for m in MEDIA.values()}, "description": "the file"}},
+    responses={
+        200: {"content": {m.split(";")[0]: {} for m in MEDIA.values()}, "description": "the file"},
+        **responses(429),
+    },
 )
 def export(
     _: Auditor,
