@@ -20,6 +20,7 @@ from anomaly.annual import four_year_average
 from anomaly.thresholds import Thresholds
 from devices import queries as dq
 from devices.model import Intake
+from infra.cells import safe_row, safe_text
 
 SHEETS = {
     "registration": "取水口基础信息登记表",
@@ -83,13 +84,14 @@ def to_xlsx(table: Table) -> bytes:
 
 
 def _cell(value: Any) -> Any:
-    # A note typed with a control character (pasted from elsewhere) must not break the whole file.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
+    # A note typed with a control character (pasted from elsewhere) must not break the whole file,
+    # and nothing typed may run as a formula (infra/cells.py).
+    return safe_text(ILLEGAL_CHARACTERS_RE.sub("", value)) if isinstance(value, str) else value
 
 
 def to_csv(table: Table) -> bytes:
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(table.headers)
-    writer.writerows(table.rows)
+    writer.writerows(safe_row(list(row)) for row in table.rows)
     return text.getvalue().encode("utf-8-sig")

@@ -21,7 +21,10 @@ METER_TOPICS = ("readings", "status")
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(18)  # 144 bits
+    """144 random bits; never starting with '-', which a spreadsheet opening issued-*.csv would run."""
+    while (password := secrets.token_urlsafe(18)).startswith("-"):
+        pass
+    return password
 
 
 def hash_password(password: str, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:

@@ -17,6 +17,7 @@ from python_calamine import CalamineWorkbook
 from devices.errors import DeviceError
 from devices.forms import COLUMNS, SHEET_NAMES, Table, match_header, table_for_name
 from devices.xlsx_guard import WorkbookTooLarge, check_workbook
+from infra.cells import safe_row, unguard
 
 Progress = Callable[[str, int], None]
 
@@ -40,7 +41,7 @@ def _blank(value: object) -> bool:
 
 
 def _collect(rows: Iterable[Sequence[object]], table: Table, source: str, progress: Progress) -> RawTable:
-    iterator: Iterator[Sequence[object]] = iter(rows)
+    iterator: Iterator[Sequence[object]] = ([unguard(v) for v in values] for values in rows)
     number = 0
     headers: list[str] = []
     for values in iterator:  # the first non-blank row holds the headers
@@ -165,7 +166,7 @@ def write_xlsx(path: Path, tables: dict[Table, list[list[object]]]) -> None:
         sheet = book.create_sheet(SHEET_NAMES[table])
         sheet.append(headers_for(table))
         for row in rows:
-            sheet.append(row)
+            sheet.append(safe_row(row))
     tmp = path.with_name(f".{path.name}.tmp")
     book.save(tmp)
     tmp.replace(path)
@@ -179,6 +180,6 @@ def write_csv_folder(folder: Path, tables: dict[Table, list[list[object]]]) -> l
         with path.open("w", newline="", encoding="utf-8-sig") as out:  # BOM: Excel opens it as UTF-8
             writer = csv.writer(out)
             writer.writerow(headers_for(table))
-            writer.writerows(["" if v is None else v for v in row] for row in rows)
+            writer.writerows(["" if v is None else v for v in safe_row(row)] for row in rows)
         written.append(path)
     return written

@@ -9,6 +9,7 @@ import time
 
 import orjson
 
+from infra.cells import safe_text
 from infra.database import connect
 from infra.settings import Settings
 from ingest import logs, reports
@@ -32,7 +33,7 @@ def emit(rows: list[dict[str, object]], fmt: str, columns: list[str]) -> None:
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: safe_text(v) for k, v in row.items()} for row in rows)
     else:
         widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in columns}
         print("  ".join(c.ljust(widths[c]) for c in columns))
