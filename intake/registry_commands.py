@@ -111,13 +111,26 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_credentials(args: argparse.Namespace) -> int:
     settings = _registry_settings()
+    given = None
+    if args.collector_password_env:
+        given = os.environ.get(args.collector_password_env)
+        if not given:
+            print(
+                f"intake: {args.collector_password_env} is not set (the collector's password)",
+                file=sys.stderr,
+            )
+            return 2
     with connect(settings.database_url, "intake-registry-credentials") as conn:
-        issued = accounts.issue(conn, args.collector, args.rotate, args.rotate_collector)
-    passwd, acl, plaintext = accounts.write_files(Path(args.out), issued)
-    _say(f"{issued.meters_live} meter account(s) and collector {args.collector!r} in {passwd} and {acl}")
-    if plaintext is not None:
+        written = accounts.issue(
+            conn, Path(args.out), args.collector, args.rotate, args.rotate_collector, given
+        )
+    _say(
+        f"{written.meters_live} meter account(s) and collector {args.collector!r} in "
+        f"{written.password_file} and {written.acl_file}"
+    )
+    if written.plaintext is not None:
         _say(
-            f"{len(issued.passwords)} new password(s) written once to {plaintext} (mode 0600): "
+            f"{len(written.passwords)} new password(s) written once to {written.plaintext} (mode 0600): "
             "hand them to the installers, then delete the file"
         )
     else:
@@ -186,6 +199,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     crd.add_argument("--collector", default="intake-collector", help="the collector's username (%(default)s)")
     crd.add_argument("--rotate-collector", action="store_true", help="give the collector a new password")
     crd.add_argument("--reload-pidfile", help="send SIGHUP to the broker whose pid is in this file")
+    crd.add_argument(
+        "--collector-password-env",
+        metavar="VAR",
+        help="set the collector's password to this environment variable's value (Compose passes it "
+        "to both the broker and the collector); it is not written to issued-*.csv",
+    )
     crd.set_defaults(handler=cmd_credentials)
 
 

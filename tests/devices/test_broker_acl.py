@@ -33,7 +33,7 @@ def secured(
     auth = tmp_path / "auth"
     with psycopg.connect(database_url) as conn:
         import_file(conn, write_workbook(tmp_path, good_rows()))
-        _passwd, _acl, plaintext = accounts.write_files(auth, accounts.issue(conn, COLLECTOR, [], False))
+        plaintext = accounts.issue(conn, auth, COLLECTOR, [], False).plaintext
     broker = PrivateMosquitto(auth_dir=auth).start()
     try:
         yield broker, read_issued(plaintext), database_url, auth
@@ -104,8 +104,7 @@ def test_rotating_one_meter_leaves_the_others_alone(
     other.start()
     try:
         with psycopg.connect(database_url) as conn:
-            issued = accounts.issue(conn, COLLECTOR, ["M-JP-1"], False)
-        _p, _a, plaintext = accounts.write_files(auth, issued)
+            plaintext = accounts.issue(conn, auth, COLLECTOR, ["M-JP-1"], False).plaintext
         broker.reload()
         time.sleep(0.5)
         fresh = read_issued(plaintext)
@@ -125,10 +124,37 @@ def test_rotating_one_meter_leaves_the_others_alone(
 def test_removed_meter_loses_broker_access(database_url: str, tmp_path: Path) -> None:
     with psycopg.connect(database_url) as conn:
         import_file(conn, write_workbook(tmp_path, good_rows()))
-        first = accounts.issue(conn, COLLECTOR, [], False)
+        first = accounts.issue(conn, tmp_path / "first", COLLECTOR, [], False).password_file.read_text()
         conn.execute("UPDATE meters SET removed_on = '2026-01-01' WHERE meter_id = 'M-JP-2'")
         conn.commit()
-        second = accounts.issue(conn, COLLECTOR, [], False)
-    assert "M-JP-2:" in first.password_file
-    assert "M-JP-2:" not in second.password_file
-    assert second.passwords == {}  # nothing new to hand out
+        again = accounts.issue(conn, tmp_path / "second", COLLECTOR, [], False)
+        second = again.password_file.read_text()
+    assert "M-JP-2:" in first
+    assert "M-JP-2:" not in second
+    assert again.passwords == {}  # nothing new to hand out
+
+
+def test_an_unwritable_out_folder_changes_nothing(database_url: str, tmp_path: Path) -> None:
+    """The plaintexts are written before the hashes are stored: when they cannot be, no account has a
+    password that nobody holds (the broker's passwd and the registry stay as they were)."""
+    from devices.credentials import verify_password
+    from tests.intake.test_cli import intake
+
+    with psycopg.connect(database_url) as conn:
+        import_file(conn, write_workbook(tmp_path, good_rows()))
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    done = intake("registry", "credentials", "--out", str(blocked / "auth"), INTAKE_DATABASE_URL=database_url)
+    assert done.returncode == 1
+    assert "cannot write the new passwords to" in done.stderr and "nothing was changed" in done.stderr
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM broker_accounts").fetchone() == (0,)
+    works = intake(
+        "registry", "credentials", "--out", str(tmp_path / "auth"), INTAKE_DATABASE_URL=database_url
+    )
+    assert works.returncode == 0, works.stderr
+    issued = read_issued(next((tmp_path / "auth").glob("issued-*.csv")))
+    with psycopg.connect(database_url) as conn:
+        stored = dict(conn.execute("SELECT username, password_hash FROM broker_accounts").fetchall())
+    assert set(issued) == set(stored)  # everyone stored holds a password that was handed out
+    assert all(verify_password(issued[u], stored[u]) for u in stored)

@@ -54,7 +54,7 @@ def test_live_fleet_with_credentials_catches_up_and_leaves_wills(database_url: s
     auth = tmp_path / "auth"
     with psycopg.connect(database_url) as conn:
         import_file(conn, write_workbook(tmp_path, good_rows()))
-        _p, _a, issued = accounts.write_files(auth, accounts.issue(conn, COLLECTOR, [], False))
+        issued = accounts.issue(conn, auth, COLLECTOR, [], False).plaintext
     assert issued is not None
     passwords = read_issued(issued)
     broker = PrivateMosquitto(auth_dir=auth).start()
@@ -124,7 +124,7 @@ def test_wrong_passwords_are_refused_and_said(database_url: str, tmp_path: Path)
     auth = tmp_path / "auth"
     with psycopg.connect(database_url) as conn:
         import_file(conn, write_workbook(tmp_path, good_rows()))
-        accounts.write_files(auth, accounts.issue(conn, COLLECTOR, [], False))
+        accounts.issue(conn, auth, COLLECTOR, [], False)
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("username,password\n" + "".join(f"{m},not-it\n" for m in ("M-BP-1", "M-JP-1", "M-JP-2")))
     broker = PrivateMosquitto(auth_dir=auth).start()
