@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import psycopg
+
 from devices import credentials
 from devices.errors import DeviceError
 from devices.queries import Conn
@@ -83,6 +85,8 @@ def issue(
                 ],
             )
             live = cur.execute(LIVE_ACCOUNTS).fetchall()
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.commit()  # a connection not in autocommit: the block above was only a savepoint
     except BaseException:
         if plaintext is not None:  # never stored: the file would hand out passwords that do not work
             plaintext.unlink(missing_ok=True)
