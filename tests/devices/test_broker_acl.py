@@ -155,6 +155,7 @@ def test_an_unwritable_out_folder_changes_nothing(database_url: str, tmp_path: P
     assert works.returncode == 0, works.stderr
     issued = read_issued(next((tmp_path / "auth").glob("issued-*.csv")))
     with psycopg.connect(database_url) as conn:
-        stored = dict(conn.execute("SELECT username, password_hash FROM broker_accounts").fetchall())
+        rows = conn.execute("SELECT username, password_hash FROM broker_accounts").fetchall()
+        stored: dict[str, str] = {str(u): str(h) for u, h in rows}
     assert set(issued) == set(stored)  # everyone stored holds a password that was handed out
     assert all(verify_password(issued[u], stored[u]) for u in stored)
