@@ -32,8 +32,9 @@ def probe(address: BrokerAddress, timeout: float = 5.0) -> None:
     client.on_connect = on_connect
     if address.username:
         client.username_pw_set(address.username, address.password)
-    if address.tls:
-        client.tls_set()
+    context = address.tls_context()
+    if context is not None:
+        client.tls_set_context(context)
     try:
         client.connect(address.host, address.port, keepalive=10)
     except OSError as exc:

@@ -22,6 +22,7 @@ from pathlib import Path
 from infra.errors import SandboxError
 
 MOSQUITTO_CONF_D = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto" / "conf.d"
+TLS_CERTS = Path(__file__).resolve().parent.parent / "scripts" / "tls-certs"
 
 
 def free_port() -> int:
@@ -164,11 +165,22 @@ class PrivateMosquitto:
     port: int = field(default_factory=free_port)
     extra_config: str = ""
     auth_dir: Path | None = None  # holds passwd and acl (intake registry credentials): anonymous refused
+    tls: bool = False  # also a TLS listener on tls_port, with a certificate from a private CA
+    tls_port: int = field(default_factory=free_port)
     _process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        """The TLS listener, by the name its certificate carries."""
+        return f"mqtts://localhost:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.root / "tls" / "ca.crt"
 
     @property
     def log(self) -> Path:
@@ -178,11 +190,28 @@ class PrivateMosquitto:
         (self.root / "data").mkdir(exist_ok=True)
         conf = self.root / "mosquitto.conf"
         auth = "allow_anonymous true\n"
+        bound = ""
         if self.auth_dir is not None:
             own = self._copy_auth()
             auth = f"allow_anonymous false\npassword_file {own}/passwd\nacl_file {own}/acl\n"
+            bound = "use_username_as_clientid true\n"  # a listener option: after its listener line
+        tls = ""
+        if self.tls:
+            certs = self.root / "tls"
+            if not (certs / "server.crt").exists():
+                made = subprocess.run(
+                    [str(TLS_CERTS), str(certs)], capture_output=True, text=True, check=False
+                )
+                if made.returncode != 0:
+                    raise SandboxError(f"scripts/tls-certs failed: {made.stderr.strip()}")
+            tls = (
+                f"listener {self.tls_port} 127.0.0.1\n{bound}"
+                f"cafile {certs}/ca.crt\ncertfile {certs}/server.crt\nkeyfile {certs}/server.key\n"
+            )
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            f"{bound}"
+            f"{tls}"
             f"{auth}"
             f"persistence_location {self.root}/data/\n"
             f"log_dest file {self.log}\n"
@@ -202,6 +231,8 @@ class PrivateMosquitto:
             self._process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=err, stderr=err)
         try:
             wait_for_port(self.port, timeout=15)
+            if self.tls:
+                wait_for_port(self.tls_port, timeout=15)
         except SandboxError:
             self.stop(kill=True)
             raise SandboxError(f"mosquitto did not start: {stderr.read_text()[-2000:]}") from None

@@ -6,6 +6,7 @@ import time. Each process kind (collector, API, ...) extends :class:`Settings` w
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
@@ -33,6 +34,7 @@ class BrokerAddress:
     tls: bool
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = None  # the CA that signs the broker's certificate (None: the system's)
 
     def __post_init__(self) -> None:
         if not self.host:
@@ -40,8 +42,12 @@ class BrokerAddress:
         if not 0 < self.port < 65536:
             raise SettingsError(f"MQTT port {self.port} is outside 1-65535")
 
+    def tls_context(self) -> ssl.SSLContext | None:
+        """For mqtts://: the broker's certificate and host name verified (never switched off)."""
+        return ssl.create_default_context(cafile=self.ca_file) if self.tls else None
+
     @classmethod
-    def from_url(cls, url: str) -> BrokerAddress:
+    def from_url(cls, url: str, ca_file: str | None = None) -> BrokerAddress:
         """Parse ``mqtt://[user[:password]@]host[:port]`` (``mqtts://`` for TLS, default port 8883)."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
@@ -59,6 +65,7 @@ class BrokerAddress:
             tls=tls,
             username=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
+            ca_file=ca_file,
         )
 
     def __repr__(self) -> str:  # never show the password
@@ -118,7 +125,7 @@ class Settings(BaseSettings):
 
     @property
     def broker(self) -> BrokerAddress:
-        return BrokerAddress.from_url(self.mqtt_url)
+        return BrokerAddress.from_url(self.mqtt_url, self.mqtt_ca_file)
 
     @property
     def zone(self) -> ZoneInfo:

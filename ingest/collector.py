@@ -133,8 +133,9 @@ class Collector:
         broker = self.settings.broker
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
-        if broker.tls:
-            client.tls_set(ca_certs=self.settings.mqtt_ca_file)
+        context = broker.tls_context()
+        if context is not None:
+            client.tls_set_context(context)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -88,6 +88,7 @@ async def _run_meter(meter: _Meter, password: str | None, run: _Run) -> None:
                 will=will,
                 keepalive=60,
                 protocol=aiomqtt.ProtocolVersion.V311,
+                tls_context=broker.tls_context(),
             ) as client:
                 progress.connected += 1
                 delay = 1.0

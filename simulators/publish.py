@@ -44,6 +44,7 @@ async def _connect(
         password=password,
         protocol=aiomqtt.ProtocolVersion.V5,
         max_inflight_messages=in_flight,
+        tls_context=broker.tls_context(),
     )
     await stack.enter_async_context(client)
     client.pending_calls_threshold = in_flight + 1  # up to in_flight pending is the plan, not a warning

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -15,7 +16,13 @@ from paho.mqtt.properties import Properties
 
 def _host_port(url: str) -> tuple[str, int]:
     parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 1883
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+
+def _tls(client: mqtt.Client, url: str, ca_file: str | None) -> None:
+    """mqtts:// URLs: verify the broker's certificate against ``ca_file``."""
+    if urlsplit(url).scheme == "mqtts":
+        client.tls_set(ca_certs=ca_file)
 
 
 @dataclass
@@ -29,14 +36,21 @@ class Subscriber:
     qos: int = 1
     username: str | None = None
     password: str | None = None
+    ca_file: str | None = None
     messages: list[mqtt.MQTTMessage] = field(default_factory=list)
+    granted: list[int] = field(default_factory=list)  # the SUBACK's reason codes
     _subscribed: threading.Event = field(default_factory=threading.Event)
     _client: mqtt.Client | None = None
 
     def start(self) -> Subscriber:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5)
         client.on_message = lambda _c, _u, msg: self.messages.append(msg)
-        client.on_subscribe = lambda *_a: self._subscribed.set()
+
+        def on_subscribe(_c: mqtt.Client, _u: object, _mid: int, codes: list[Any], _p: object) -> None:
+            self.granted.extend(int(c.value) for c in codes)
+            self._subscribed.set()
+
+        client.on_subscribe = on_subscribe
 
         def on_connect(c: mqtt.Client, _u: object, flags: mqtt.ConnectFlags, _r: object, _p: object) -> None:
             if not (self.persistent and flags.session_present):
@@ -47,6 +61,7 @@ class Subscriber:
         client.on_connect = on_connect
         if self.username:
             client.username_pw_set(self.username, self.password)
+        _tls(client, self.url, self.ca_file)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         if self.persistent:
             props.SessionExpiryInterval = 3600
@@ -84,11 +99,14 @@ def publish_all(
     qos: int = 1,
     username: str | None = None,
     password: str | None = None,
+    ca_file: str | None = None,
+    client_id: str = "",
 ) -> None:
     """Publish every payload and return once the broker has acknowledged each (QoS 1 PUBACK)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     if username:
         client.username_pw_set(username, password)
+    _tls(client, url, ca_file)
     client.max_inflight_messages_set(500)
     host, port = _host_port(url)
     client.connect(host, port)

@@ -19,8 +19,8 @@ from infra.sandbox import PrivateMosquitto
 from simulators.clock import SimClock
 from simulators.fleet import plan_fleet
 from simulators.meter import VirtualMeter
+from tests.devices.conftest import COLLECTOR, read_issued
 from tests.devices.registry_files import good_rows, write_workbook
-from tests.devices.test_broker_acl import COLLECTOR, read_issued
 from tests.devices.test_registry import import_file
 from tests.ingest.harness import running_collector, scalar, settings_for, wait_until
 from tests.intake.test_cli import intake
