@@ -18,7 +18,7 @@ from typing import TypeVar
 from pydantic import ValidationError
 
 from devices.errors import DeviceError
-from infra import migrations
+from infra import migrations, roles
 from infra.broker import BrokerUnavailable, probe
 from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
@@ -59,9 +59,30 @@ def load_settings(kind: type[S]) -> S:
 def cmd_db_migrate(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     print(f"database {redact_url(settings.database_url)}")
+    wanted = roles.passwords_from_env() if args.passwords_from_env else {}
     with connect(settings.database_url, "intake-migrate") as conn:
         applied = migrations.migrate(conn, Path(args.dir), progress=lambda m: print(f"applying {m.filename}"))
+        for role, password in wanted.items():
+            roles.set_password(conn, role, password)
     print(f"applied {len(applied)} migration(s)" if applied else "schema is up to date: nothing to apply")
+    if wanted:
+        print(f"passwords set for {', '.join(wanted)}")
+    return 0
+
+
+def cmd_db_password(args: argparse.Namespace) -> int:
+    settings = load_settings(Settings)
+    role = roles.role_named(args.role)
+    given = None
+    if args.from_env:
+        given = os.environ.get(args.from_env)
+        if not given:
+            raise InfraError(f"{args.from_env} is not set")
+    with connect(settings.database_url, "intake-db-password", autocommit=True) as conn:
+        password = roles.set_password(conn, role, given)
+    if given is None:
+        print(password)  # shown once: the role's processes log in with it
+    print(f"role {role}: password set", file=sys.stderr)
     return 0
 
 
@@ -130,7 +151,24 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--dir", default=str(migrations.MIGRATIONS_DIR), help="migrations folder (%(default)s)"
         )
+        if name == "migrate":
+            sub.add_argument(
+                "--passwords-from-env",
+                action="store_true",
+                help="then set the service roles' passwords from INTAKE_DB_PASSWORD_COLLECTOR, "
+                "_MONITOR, _API and _READER (the Compose file does)",
+            )
         sub.set_defaults(handler=handler)
+    pw = db_commands.add_parser(
+        "password",
+        help="set a service role's database password (collector, monitor, api, reader)",
+        description="Each process kind logs in as its own least-privilege role (migration 0012), which "
+        "has no password until one is set here. Without --from-env a new password is generated and "
+        "printed once.",
+    )
+    pw.add_argument("role", help="collector, monitor, api or reader (or the role's full name)")
+    pw.add_argument("--from-env", metavar="VAR", help="take the password from this environment variable")
+    pw.set_defaults(handler=cmd_db_password)
 
     stack = commands.add_parser(
         "stack", help="local PostgreSQL + TimescaleDB + Mosquitto without Docker (scripts/stack)"

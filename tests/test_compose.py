@@ -12,6 +12,8 @@ from typing import Any
 import psycopg
 import yaml
 
+from tests.roles import READER, as_role
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -73,7 +75,8 @@ def _without_macros(sql: str) -> str:
 
 
 def test_every_grafana_query_runs_on_the_schema(database_url: str) -> None:
-    with psycopg.connect(database_url) as conn:
+    """As Grafana's own read-only role, which is all it gets."""
+    with psycopg.connect(as_role(database_url, READER)) as conn:
         for panel in grafana_panels():
             for target in panel["targets"]:
                 conn.execute(_without_macros(target["rawSql"])).fetchall()  # raises if a name is wrong

@@ -17,6 +17,7 @@ from anomaly import queries
 from tests.devices.registry_files import good_rows, write_workbook
 from tests.devices.test_registry import import_file
 from tests.intake.test_cli import intake
+from tests.roles import MONITOR, as_role
 
 NOW = datetime(2026, 9, 30, 12, tzinfo=UTC)
 STATE = (
@@ -95,7 +96,7 @@ def test_online_share_and_completeness_per_day(database_url: str, tmp_path: Path
 def test_monitor_sweeps_until_sigterm(database_url: str, tmp_path: Path) -> None:
     fleet(database_url, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")} | {
-        "INTAKE_DATABASE_URL": database_url
+        "INTAKE_DATABASE_URL": as_role(database_url, MONITOR)  # the monitor's own role
     }
     log = tmp_path / "monitor.log"
     with log.open("wb") as out:

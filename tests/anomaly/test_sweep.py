@@ -11,6 +11,7 @@ from devices.forms import Table
 from tests.devices.registry_files import good_rows, unpermitted_intake, write_workbook
 from tests.devices.test_registry import import_file
 from tests.intake.test_cli import intake
+from tests.roles import MONITOR, as_role
 
 # As of 20 November 2026 (the end of that local day):
 # - permit JP (12.5万 = 125,000 m³, groundwater, valid to 2026-12-31) covers I-JP-1 and I-JP-2;
@@ -65,7 +66,7 @@ def test_sweep_finds_what_a_person_would_and_a_rerun_changes_nothing(
     database_url: str, tmp_path: Path
 ) -> None:
     registry(database_url, tmp_path)
-    env = {"INTAKE_DATABASE_URL": database_url}
+    env = {"INTAKE_DATABASE_URL": as_role(database_url, MONITOR)}  # the sweep's own role
     first = intake("check", "--as-of", "2026-11-20", **env)
     assert first.returncode == 0, first.stderr
     assert "ledger: 10 new, 0 updated, 0 resolved" in first.stdout

@@ -24,6 +24,7 @@ from ingest.store import Message, MeterInfo, store
 from simulators.fleet import plan_fleet
 from tests.conftest import drop_database, fresh_database
 from tests.intake.test_cli import intake
+from tests.roles import API, MONITOR, as_role
 
 ZONE = ZoneInfo("Asia/Shanghai")
 LIVE, QUIET = 6, 3  # the first six meters report up to now, the next three stopped 3 days ago
@@ -55,7 +56,7 @@ def load_county(url: str, folder: Path, intakes: int = 30, seed: int = 5) -> Non
                 "UPDATE meter_state SET last_received_at = %s WHERE meter_id = %s", (end, meter.meter_id)
             )
             conn.commit()
-    swept = intake("check", INTAKE_DATABASE_URL=url)
+    swept = intake("check", INTAKE_DATABASE_URL=as_role(url, MONITOR))
     assert swept.returncode == 0, swept.stderr
 
 
@@ -78,7 +79,7 @@ def tokens(county_url: str) -> dict[Role, str]:
 
 @pytest.fixture(scope="module")
 def client(county_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings(county_url))) as test_client:
+    with TestClient(create_app(api_settings(as_role(county_url, API)))) as test_client:
         yield test_client
 
 

@@ -21,6 +21,7 @@ from api.auth import Role
 from benchmarks.server import api_server
 from tests.api.conftest import bearer
 from tests.browser import available, chromium, log_in, wait_for
+from tests.roles import API, as_role
 
 pytestmark = pytest.mark.slow
 
@@ -33,7 +34,7 @@ def server_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def server(county_url: str, server_log: Path) -> Iterator[str]:
     assert available(), "Debian's chromium and chromedriver are missing: run scripts/dev-deps as root"
-    with server_log.open("w") as log, api_server(county_url, log=log) as url:
+    with server_log.open("w") as log, api_server(as_role(county_url, API), log=log) as url:
         yield url
 
 

@@ -20,6 +20,7 @@ from infra.sandbox import PrivatePostgres
 from tests.api.conftest import bearer
 from tests.conftest import drop_database, fresh_database
 from tests.intake.test_cli import intake
+from tests.roles import API, as_role
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LIMITS = {
@@ -31,7 +32,7 @@ LIMITS = {
 
 @pytest.fixture(scope="module")
 def server(county_url: str) -> Iterator[str]:
-    with api_server(county_url, "--no-access-log", env=LIMITS) as url:
+    with api_server(as_role(county_url, API), "--no-access-log", env=LIMITS) as url:
         yield url
 
 
@@ -107,7 +108,7 @@ def test_healthz_answers_while_a_20000_intake_import_runs(
         url = postgres.url(name)
         with psycopg.connect(url, autocommit=True) as conn:
             token = accounts.add(conn, "importer", Role.ADMIN, "tests")
-        with api_server(url, "--no-access-log") as base:
+        with api_server(as_role(url, API), "--no-access-log") as base:
             result: list[httpx.Response] = []
             body = large_workbook.read_bytes()
             headers = {**bearer(token), "Content-Type": XLSX}
