@@ -23,6 +23,7 @@ from api.metrics import ApiMetrics
 from api.middleware import Instrumented
 from api.routers import admin, findings, meters, ops, registry, reports
 from api.settings import ApiSettings
+from infra.database import Watchdog
 from infra.settings import redact_url
 
 DASHBOARD = Path(__file__).resolve().parent / "dashboard"
@@ -37,7 +38,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
             current.database_url,
             min_size=1,
             max_size=current.api_pool_size,
-            kwargs={"autocommit": True, "application_name": "intake-api"},
+            # keepalives, tcp_user_timeout and statement timeouts (infra/database.py); each request's
+            # use of its connection is bounded by the watchdog in api/deps.py
+            kwargs={"autocommit": True, "application_name": "intake-api", **current.database_bounds.libpq()},
             open=False,
             name="intake-api",
         )
@@ -64,6 +67,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = ApiMetrics()
     app.state.map_cache = {}
+    app.state.watchdog = Watchdog()
     app.state.route_classes = RouteClasses(
         {"report": settings.api_report_concurrency, "import": settings.api_import_concurrency}
     )

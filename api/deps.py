@@ -30,8 +30,14 @@ def _pool(request: Request) -> ConnectionPool[Conn]:
 
 
 def _db(request: Request) -> Iterator[Conn]:
+    """A pooled connection for the request; if the request's use of it outlives the database timeout
+    (a silent network), the watchdog cuts it, the request fails with 503 and the pool drops it."""
+    settings: ApiSettings = request.app.state.settings
     try:
-        with _pool(request).connection(timeout=10) as conn:
+        with (
+            _pool(request).connection(timeout=10) as conn,
+            request.app.state.watchdog.guard(conn, settings.database_timeout_s),
+        ):
             yield conn
     except psycopg.OperationalError as exc:
         raise Unavailable("the database is not reachable; try again shortly") from exc

@@ -31,6 +31,7 @@ from infra.errors import InfraError
 from infra.settings import redact_url
 
 T = TypeVar("T")
+CONNECT_TIMEOUT_S = 10  # a server that accepts the connection but never answers its startup
 Conn = psycopg.Connection[Any]
 
 
@@ -55,6 +56,7 @@ class Bounds:
         if self.timezone:
             options += f" -c TimeZone={self.timezone}"
         return {
+            "connect_timeout": CONNECT_TIMEOUT_S,
             "keepalives": 1,
             "keepalives_idle": self.keepalive_idle_s,
             "keepalives_interval": self.keepalive_interval_s,
@@ -69,9 +71,13 @@ def connect(
 ) -> psycopg.Connection[tuple[object, ...]]:
     """A new connection; raises :class:`DatabaseUnavailable` with the URL (password hidden) on failure.
     With ``bounds`` (long-running processes), keepalives and server-side timeouts are set."""
-    params: dict[str, Any] = {**(bounds.libpq() if bounds is not None else {}), **kwargs}
+    params: dict[str, Any] = {
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        **(bounds.libpq() if bounds is not None else {}),
+        **kwargs,
+    }
     try:
-        return psycopg.connect(url, application_name=application_name, connect_timeout=10, **params)
+        return psycopg.connect(url, application_name=application_name, **params)
     except psycopg.OperationalError as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {reason}") from exc

@@ -14,7 +14,8 @@ import psycopg
 from anomaly import queries
 from anomaly.thresholds import Thresholds
 from devices.settings import RegistrySettings
-from infra.database import DatabaseUnavailable, connect
+from infra.database import DatabaseUnavailable, Watchdog, connect
+from infra.migrations import check_current
 from intake.args import day
 from intake.collect_commands import emit
 
@@ -25,10 +26,18 @@ def _settings() -> RegistrySettings:
     return load_settings(RegistrySettings)
 
 
-def sweep_once(settings: RegistrySettings, compliance: bool) -> str:
+# A sweep's connection is cut when the sweep outlives this many database timeouts (a silent network):
+# each statement has INTAKE_DATABASE_TIMEOUT_S; a whole sweep runs a few dozen of them.
+SWEEP_TIMEOUTS = 10
+
+
+def sweep_once(settings: RegistrySettings, compliance: bool, watchdog: Watchdog) -> str:
     """One status sweep and, if asked, one compliance sweep; a line saying what happened."""
     now = datetime.now(UTC)
-    with connect(settings.database_url, "intake-monitor", autocommit=True) as conn:
+    with (
+        connect(settings.database_url, "intake-monitor", settings.database_bounds, autocommit=True) as conn,
+        watchdog.guard(conn, SWEEP_TIMEOUTS * settings.database_timeout_s),
+    ):
         status = queries.run_status_sweep(conn, now, settings.timezone)
         line = (
             "status: another sweep running"
@@ -58,6 +67,9 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    with connect(settings.database_url, "intake-monitor", settings.database_bounds) as conn:
+        check_current(conn)  # refuses a schema other than the code's, naming what is missing
+    watchdog = Watchdog()
     last_compliance = float("-inf")
     print(
         f"monitor: status every {args.status_every} s, compliance every {args.compliance_every} s", flush=True
@@ -66,7 +78,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         due = time.monotonic() - last_compliance >= args.compliance_every
         started = time.monotonic()
         try:
-            line = sweep_once(settings, due)
+            line = sweep_once(settings, due, watchdog)
             if due:
                 last_compliance = started
             print(

@@ -54,7 +54,10 @@ def metrics(_: Auditor, request: Request, db: Db) -> Response:
 
 def _database(request: Request) -> str:
     try:
-        with request.app.state.pool.connection(timeout=3) as conn:
+        with (
+            request.app.state.pool.connection(timeout=3) as conn,
+            request.app.state.watchdog.guard(conn, 3),
+        ):
             conn.execute("SELECT 1")
     except (psycopg.Error, TimeoutError) as exc:
         return f"unreachable: {type(exc).__name__}"
