@@ -3,6 +3,8 @@ FROM python:3.11-slim
 
 WORKDIR /app
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# openssl: scripts/tls-certs makes the broker's certificate (the compose `certs` service)
+RUN apt-get update && apt-get install -y --no-install-recommends openssl && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY infra ./infra
 COPY intake ./intake
