@@ -15,18 +15,19 @@ from devices.queries import Conn
 
 ACTIVE_METERS_WITHOUT_ACCOUNT = """
 SELECT m.meter_id FROM meters m LEFT JOIN broker_accounts a ON a.meter_id = m.meter_id
-WHERE m.removed_on IS NULL AND a.username IS NULL ORDER BY m.meter_id"""
-METERS_IN = "SELECT meter_id, removed_on IS NULL FROM meters WHERE meter_id = ANY(%s)"
+WHERE meter_in_service(m.removed_on, current_date) AND a.username IS NULL ORDER BY m.meter_id"""
+METERS_IN = "SELECT meter_id, meter_in_service(removed_on, current_date) FROM meters WHERE meter_id = ANY(%s)"
 ROLES_OF = "SELECT username, role FROM broker_accounts WHERE username = ANY(%s)"
 UPSERT_ACCOUNT = """
 INSERT INTO broker_accounts (username, role, meter_id, password_hash) VALUES (%s, %s, %s, %s)
 ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash, issued_at = now()"""
 COLLECTOR_EXISTS = "SELECT 1 FROM broker_accounts WHERE username = %s AND role = 'collector'"
-# Who may log in: collectors, and meters still installed (a removed meter's account stays, unused).
+# Who may log in: collectors, and meters in service (a removed meter's account stays, unused, from the
+# first run after its removal day; until then it may still send what it holds).
 LIVE_ACCOUNTS = """
 SELECT a.username, a.password_hash, a.role
 FROM broker_accounts a LEFT JOIN meters m ON m.meter_id = a.meter_id
-WHERE a.role = 'collector' OR m.removed_on IS NULL ORDER BY a.username"""
+WHERE a.role = 'collector' OR meter_in_service(m.removed_on, current_date) ORDER BY a.username"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,18 +145,18 @@ def check_workbook(path: Path, limits: Callable[[str], tuple[int, int] | None]) 
     try:
         book = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise WorkbookTooLarge(f"{path.name}: not an .xlsx workbook (not a zip archive: {exc})") from None
+        raise WorkbookTooLarge(f"{path}: not a readable .xlsx workbook (not a zip archive: {exc})") from None
     with book:
         declared = sum(info.file_size for info in book.infolist())
         if declared > MAX_UNCOMPRESSED_BYTES:
             raise WorkbookTooLarge(
-                f"{path.name}: unpacks to {declared / 2**20:,.0f} MiB, more than the "
+                f"{path}: unpacks to {declared / 2**20:,.0f} MiB, more than the "
                 f"{MAX_UNCOMPRESSED_BYTES / 2**20:,.0f} MiB a registry workbook may (a zip bomb?)"
             )
         try:
             parts = sheet_parts(book)
         except (KeyError, ElementTree.ParseError) as exc:
-            raise WorkbookTooLarge(f"{path.name}: not an .xlsx workbook ({exc})") from None
+            raise WorkbookTooLarge(f"{path}: not a readable .xlsx workbook ({exc})") from None
         for name, part in parts.items():
             limit = limits(name)
             if limit is None or part not in book.namelist():
@@ -166,14 +166,14 @@ def check_workbook(path: Path, limits: Callable[[str], tuple[int, int] | None]) 
                 with book.open(part) as stream:
                     reach = extent(_chunks(stream), max_rows, max_columns)
             except (zipfile.BadZipFile, OSError) as exc:  # a CRC mismatch: a part bigger than declared
-                raise WorkbookTooLarge(f"{path.name}: sheet {name!r} is damaged ({exc})") from None
+                raise WorkbookTooLarge(f"{path}: sheet {name!r} is damaged ({exc})") from None
             if reach.rows:
                 raise WorkbookTooLarge(
-                    f"{path.name}: sheet {name!r} has a cell in row {reach.rows:,}; "
+                    f"{path}: sheet {name!r} has a cell in row {reach.rows:,}; "
                     f"the registry reads at most {max_rows:,} rows a sheet"
                 )
             if reach.columns:
                 raise WorkbookTooLarge(
-                    f"{path.name}: sheet {name!r} has a cell in column {column_letters(reach.columns)} "
+                    f"{path}: sheet {name!r} has a cell in column {column_letters(reach.columns)} "
                     f"({reach.columns:,}); the registry's sheet has {max_columns} columns at most"
                 )

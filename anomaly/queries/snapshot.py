@@ -123,7 +123,10 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         now=now,
         permits=permits,
         intakes=intakes,
-        active_meters={m.intake_code: m for m in meters if m.is_active},
+        # the intake's meter in service (on a swap day both are: the one installed later)
+        active_meters={
+            m.intake_code: m for m in sorted(meters, key=lambda m: m.installed_on) if m.in_service_on(as_of)
+        },
         last_calibrated=dict(conn.execute(dq.LAST_CALIBRATIONS).fetchall()),
         last_seen=dict(conn.execute(LAST_SEEN).fetchall()),
         ytd_m3=dict(ytd_m3),

@@ -20,7 +20,7 @@ STATUS_INPUT = """
 SELECT m.meter_id, m.installed_on, m.report_interval_s, s.last_received_at,
        CASE WHEN s.last_status = 'offline' THEN s.last_status_at END, s.status
 FROM meters m LEFT JOIN meter_state s ON s.meter_id = m.meter_id
-WHERE m.removed_on IS NULL"""
+WHERE meter_in_service(m.removed_on, %(today)s)"""
 INSERT_CHANGE = """
 INSERT INTO meter_status_changes (meter_id, at, status, reason) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"""
 UPSERT_STATUS = """
@@ -30,7 +30,7 @@ ON CONFLICT (meter_id) DO UPDATE SET status = EXCLUDED.status, status_since = EX
 FLEET = """
 SELECT i.county, coalesce(s.status, 'never_reported'), count(*)
 FROM meters m JOIN intakes i ON i.code = m.intake_code LEFT JOIN meter_state s ON s.meter_id = m.meter_id
-WHERE m.removed_on IS NULL AND i.status <> 'decommissioned'
+WHERE meter_in_service(m.removed_on, current_date) AND i.status <> 'decommissioned'
 GROUP BY 1, 2 ORDER BY 1, 2"""
 TRANSITIONS = """
 SELECT at, status FROM meter_status_changes WHERE meter_id = %s AND at < %s ORDER BY at"""
@@ -46,7 +46,9 @@ def run_status_sweep(conn: Conn, now: datetime, zone: str) -> dict[str, int] | N
         tz = ZoneInfo(zone)
         current: dict[str, MeterStatus | None] = {}
         observed: dict[str, Observed] = {}
-        for meter_id, installed, interval, received, will, status in conn.execute(STATUS_INPUT).fetchall():
+        today = now.astimezone(tz).date()
+        rows = conn.execute(STATUS_INPUT, {"today": today}).fetchall()
+        for meter_id, installed, interval, received, will, status in rows:
             current[meter_id] = MeterStatus(status) if status else None
             observed[meter_id] = judge(
                 now, datetime.combine(installed, time.min, tz), timedelta(seconds=interval), received, will

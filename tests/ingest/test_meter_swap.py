@@ -12,6 +12,7 @@ import orjson
 import psycopg
 
 from anomaly.queries.snapshot import month_sums
+from anomaly.queries.status import run_status_sweep
 from devices.topics import readings_topic, status_topic
 from infra.sandbox import PrivateMosquitto
 from tests.ingest.harness import count, running_collector, scalar, settings_for, wait_until
@@ -84,3 +85,6 @@ def test_a_removal_date_in_the_future_changes_nothing_today(
         wait_until(lambda: count(database_url, "meter_status_events") == 1, what="its birth message")
     assert count(database_url, "rejected_messages") == 0
     assert scalar(database_url, "SELECT last_status FROM meter_state WHERE meter_id = 'LEAVING'") == "online"
+    with psycopg.connect(database_url, autocommit=True) as conn:  # and the status sweep watches it
+        run_status_sweep(conn, datetime.now(UTC), "Asia/Shanghai")
+    assert scalar(database_url, "SELECT status FROM meter_state WHERE meter_id = 'LEAVING'") == "online"
