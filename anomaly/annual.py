@@ -2,11 +2,13 @@
 
 Per day of the period, an intake is in one of three cases:
 
-- **measured**: its daily volume is known exactly: a metered day, or a day inside a communication
-  gap (the totalizer difference across the gap is exact; only its split between days is interpolated);
-- **estimated, metered intake**: a meter was installed but the day's volume is unknown (a totalizer
-  reset, or no readings around it): the mean measured volume of the same month's measured days,
-  else of the year's, else the design capacity;
+- **measured**: its daily volume is known (``daily_volumes.known``): a metered day, or a day inside a
+  communication gap (the totalizer difference across the gap is exact; only its split between days
+  is interpolated), or a day a person corrected with evidence; not a day with a reset, an
+  implausible rise or a stuck totalizer, and not one marked invalid;
+- **estimated, metered intake**: a meter was installed but the day's volume is unknown: the mean of
+  the same month's **credible** days (``daily_volumes.credible``: metered in full, nothing flagged,
+  not corrected), else of the year's, else the design capacity;
 - **estimated, no meter**: no meter was installed that day: the design daily capacity (设计日最大取水
   能力), the campaign's conservative rule.
 
@@ -35,11 +37,16 @@ class Method(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MonthMeasured:
-    """From daily_volumes: one intake's measured days and their volume in one month."""
+    """From daily_volumes: one intake's measured (known) days and their volume in one month, and the
+    credible ones among them, the only basis an estimate is built from."""
 
     month: int
     days: int
     volume_m3: Decimal
+    credible_days: int = 0
+    credible_m3: Decimal = Decimal(0)
+    corrected_days: int = 0  # known by a person's correction
+    flagged_days: int = 0  # an implausible rise or a stuck totalizer: neither known nor a basis
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,7 @@ class AnnualVolume:
     unmetered_days: int  # no meter installed
     period_days: int
     estimated_m3: Decimal  # the part of volume_m3 that was estimated
+    basis: str = ""  # how it was obtained, for the auditor: which days, which rate
 
     @property
     def volume_wan(self) -> Decimal:
@@ -83,13 +91,16 @@ def annual_volume(
     """The volume of ``year`` up to ``as_of`` (the whole year when it is over)."""
     last = min(date(year, 12, 31), as_of)
     if last < date(year, 1, 1):
-        return AnnualVolume(year, Decimal(0), Method.OTHER, 0, 0, 0, 0, Decimal(0))
+        return AnnualVolume(year, Decimal(0), Method.OTHER, 0, 0, 0, 0, Decimal(0), "no day of it has begun")
     by_month: Mapping[int, MonthMeasured] = {m.month: m for m in measured}
-    year_days = sum(m.days for m in by_month.values())
-    year_mean = sum((m.volume_m3 for m in by_month.values()), Decimal(0)) / year_days if year_days else None
+    credible_days = sum(m.credible_days for m in by_month.values())
+    year_rate = (
+        sum((m.credible_m3 for m in by_month.values()), Decimal(0)) / credible_days if credible_days else None
+    )
     capacity = design_daily_capacity_m3
     volume = estimated_m3 = Decimal(0)
     measured_days = estimated_days = unmetered_days = period_days = 0
+    rates: list[tuple[int, Decimal, str]] = []  # (days, rate, what it is) for the basis
     for month in range(1, last.month + 1):
         days_in_month = (
             min(date(year, month, calendar.monthrange(year, month)[1]), last) - date(year, month, 1)
@@ -99,9 +110,18 @@ def annual_volume(
         measured_here = min(got.days, with_meter) if with_meter else got.days
         unknown = max(0, with_meter - measured_here)
         no_meter = days_in_month - max(with_meter, measured_here)
-        month_mean = got.volume_m3 / got.days if got.days else None
-        fill = month_mean if month_mean is not None else year_mean if year_mean is not None else capacity
-        guess = (fill or Decimal(0)) * unknown + (capacity or Decimal(0)) * no_meter
+        if got.credible_days:
+            fill, what = (
+                got.credible_m3 / got.credible_days,
+                f"month {month}'s {got.credible_days} credible days",
+            )
+        elif year_rate is not None:
+            fill, what = year_rate, f"the year's {credible_days} credible days"
+        else:
+            fill, what = capacity or Decimal(0), "the design daily capacity"
+        if unknown:
+            rates.append((unknown, fill, what))
+        guess = fill * unknown + (capacity or Decimal(0)) * no_meter
         volume += got.volume_m3 + guess
         estimated_m3 += guess
         measured_days += measured_here
@@ -114,9 +134,34 @@ def annual_volume(
         method = Method.ESTIMATED
     else:
         method = Method.OTHER  # no measurement and nothing to estimate from
+    corrected = sum(m.corrected_days for m in by_month.values())
+    flagged = sum(m.flagged_days for m in by_month.values())
+    basis = _basis(measured_days, period_days, rates, unmetered_days, capacity, corrected, flagged)
     return AnnualVolume(
-        year, volume, method, measured_days, estimated_days, unmetered_days, period_days, estimated_m3
+        year, volume, method, measured_days, estimated_days, unmetered_days, period_days, estimated_m3, basis
     )
+
+
+def _basis(
+    measured: int,
+    period: int,
+    rates: Sequence[tuple[int, Decimal, str]],
+    unmetered: int,
+    capacity: Decimal | None,
+    corrected: int,
+    flagged: int,
+) -> str:
+    """What the auditor reads beside the figure: the days measured, and every estimate with its rate."""
+    parts = [f"{measured} of {period} days measured"]
+    if corrected:
+        parts.append(f"{corrected} of them by correction")
+    for days, rate, what in rates:
+        parts.append(f"{days} days estimated at {rate.quantize(Decimal('0.001'))} m³/d ({what})")
+    if unmetered:
+        parts.append(f"{unmetered} days without a meter at the design capacity {capacity or 0} m³/d")
+    if flagged:
+        parts.append(f"{flagged} flagged days (implausible or stuck totalizer) not counted")
+    return "; ".join(parts)
 
 
 def four_year_average(volumes: Sequence[AnnualVolume]) -> Decimal:

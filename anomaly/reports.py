@@ -88,7 +88,11 @@ def registration_headers(years: Sequence[int]) -> list[str]:
     return (
         ["取水口编号", "取水口名称", "取水单位名称", "许可证号", "审批机关", "有效期"]
         + [f"实际取水量(万m³){ordinal[n]}({year})" for n, year in enumerate(years)]
-        + ["数据获取方式", "各年数据获取方式"]
+        + [
+            "数据获取方式",
+            "各年数据获取方式",
+            "水量核算说明",
+        ]  # the last: how each year's figure was obtained
     )
 
 
@@ -118,6 +122,7 @@ def registration_rows(
                 *[v.volume_wan for v in volumes],
                 overall_method(volumes).value,
                 "；".join(f"{v.year}:{v.method.value}" for v in volumes),
+                "；".join(f"{v.year}: {v.basis}" for v in volumes),
             ]
         )
     return rows

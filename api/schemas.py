@@ -135,12 +135,23 @@ class BucketOut(BaseModel):
 
 class DailyVolumeOut(BaseModel):
     day: date
-    volume_m3: Decimal
-    method: str
+    volume_m3: Decimal = Field(description="what the register says")
+    reported_m3: Decimal = Field(
+        description="what reports count: a correction's, 0 for an invalid or implausible day"
+    )
+    method: str = Field(
+        description="metered, incomplete, or corrected / invalid when a correction is in force"
+    )
     readings: int
     coverage: float
     flags: list[str]
     flow_m3: Decimal | None
+    known: bool = Field(description="its volume is known (measured, or corrected)")
+    credible: bool = Field(
+        description="a basis for estimates: metered in full, nothing flagged, not corrected"
+    )
+    correction_id: int | None
+    correction_reason: str | None = None
 
 
 class AnnualVolumeOut(BaseModel):
@@ -152,6 +163,7 @@ class AnnualVolumeOut(BaseModel):
     measured_days: int
     estimated_days: int
     unmetered_days: int
+    basis: str = Field(description="which days were measured, and each estimate with its rate and basis")
 
 
 class CountyStatus(BaseModel):
@@ -242,6 +254,35 @@ class RectifyIn(Strict):
 
 class CloseIn(Strict):
     note: str = Field(min_length=1, max_length=2000, pattern=r"\S", description="整改完成情况 / 销号说明")
+
+
+class CorrectionIn(Strict):
+    day: date = Field(description="the local day corrected (the first, with to_day)")
+    to_day: date | None = Field(None, description="the last day, for a range marked invalid")
+    kind: Literal["invalid", "volume"]
+    volume_m3: Decimal | None = Field(None, ge=0, description="the corrected volume (kind volume)")
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+    evidence: str | None = Field(None, max_length=2000, description="where the evidence is (a reference)")
+
+
+class RevokeIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000, pattern=r"\S")
+
+
+class CorrectionOut(BaseModel):
+    id: int
+    meter_id: str
+    day: date
+    kind: str
+    volume_m3: Decimal | None
+    previous_m3: Decimal | None = Field(description="the day's reported volume before the correction")
+    reason: str
+    evidence: str | None
+    created_by: str
+    created_at: datetime
+    revoked_by: str | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
 
 
 class RejectedOut(BaseModel):

@@ -167,6 +167,28 @@ class Meter:
         return in_service_on(self.removed_on, day)
 
 
+# The fastest water a pipe meter measures (electromagnetic and ultrasonic meters are rated to about
+# 10 m/s; mechanical water meters well below): the basis of what a meter could pass in an interval.
+PIPE_VELOCITY_MAX_M_S = Decimal(10)
+PIPE_METERS = frozenset({MeterType.ELECTROMAGNETIC, MeterType.ULTRASONIC, MeterType.WATER_METER})
+
+
+def max_flow_m3h(
+    meter_type: MeterType, dn: int | None, design_daily_capacity_m3: Decimal | None
+) -> Decimal | None:
+    """The most a meter could pass in an hour: its pipe at PIPE_VELOCITY_MAX_M_S for a pipe meter of
+    known DN, its intake's design daily capacity spread over 24 hours, whichever is larger (the
+    generous one: this bounds what is physically possible, not what is usual); None when neither is
+    known. ingest.volumes allows PLAUSIBLE_FACTOR times this in an interval."""
+    candidates = []
+    if dn is not None and meter_type in PIPE_METERS:
+        area = Decimal("3.14159265") * (Decimal(dn) / 2000) ** 2  # m², DN in mm
+        candidates.append(PIPE_VELOCITY_MAX_M_S * area * 3600)
+    if design_daily_capacity_m3 is not None:
+        candidates.append(design_daily_capacity_m3 / 24)
+    return max(candidates) if candidates else None
+
+
 def in_service_on(removed_on: date | None, day: date) -> bool:
     """A meter serves until the end of its removal day (a local day): a removal date in the future
     changes nothing before it comes. SQL: meter_in_service() (migration 0011)."""

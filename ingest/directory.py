@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from devices.model import MeterType, max_flow_m3h
 from infra.calendar import day_start
 from ingest import queries as q
 from ingest.store import MeterInfo
@@ -20,8 +21,14 @@ Conn = psycopg.Connection[Any]
 def load_meters(conn: Conn, zone: ZoneInfo) -> dict[str, MeterInfo]:
     """Every registered meter, removed ones too (a reading taken before its removal day ended is its own)."""
     return {
-        m: MeterInfo(m, cap, interval, None if removed is None else day_start(removed + DAY, zone))
-        for m, cap, interval, removed in conn.execute(q.METERS).fetchall()
+        m: MeterInfo(
+            m,
+            cap,
+            interval,
+            None if removed is None else day_start(removed + DAY, zone),
+            max_flow_m3h(MeterType(kind), dn, design),
+        )
+        for m, cap, interval, removed, kind, dn, design in conn.execute(q.METERS).fetchall()
     }
 
 

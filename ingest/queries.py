@@ -7,7 +7,10 @@ from __future__ import annotations
 NEIGHBOUR_WINDOW = "400 days"
 
 # Every meter, removed ones too: readings a meter took before its removal day ended are still its own.
-METERS = "SELECT meter_id, totalizer_capacity_m3, report_interval_s, removed_on FROM meters"
+METERS = """
+SELECT m.meter_id, m.totalizer_capacity_m3, m.report_interval_s, m.removed_on, m.meter_type, m.dn,
+       i.design_daily_capacity_m3
+FROM meters m JOIN intakes i ON i.code = m.intake_code"""
 
 COPY_REJECTED = "COPY rejected_messages (received_at, topic, payload, element, reason, message) FROM STDIN"
 
@@ -119,5 +122,6 @@ DELETE_EVENTS_IN = """
 DELETE FROM meter_events e USING unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS s(meter_id, lo, hi)
 WHERE e.meter_id = s.meter_id AND e.ts > s.lo AND e.ts <= s.hi"""
 INSERT_EVENT = """
-INSERT INTO meter_events (meter_id, ts, kind, total_before, total_after, prev_ts) VALUES (%s, %s, %s, %s, %s, %s)
+INSERT INTO meter_events (meter_id, ts, kind, total_before, total_after, prev_ts, implied_m3)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (meter_id, ts, kind) DO NOTHING"""

@@ -13,28 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import pairwise
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from infra.calendar import day_bounds, days_between, local_day
 from ingest import queries as q
-from ingest.store import Conn, MeterInfo, day_row, points_around
-from ingest.volumes import daily_volumes, interval
+from ingest.directory import load_meters
+from ingest.store import Conn, MeterInfo, day_row, event_rows, points_around
+from ingest.volumes import daily_volumes
 
 WINDOW_DAYS = 31
 
-METERS = """
-SELECT meter_id, totalizer_capacity_m3, report_interval_s FROM meters
-WHERE %(meter)s::text IS NULL OR meter_id = %(meter)s ORDER BY meter_id"""
 SPAN = "SELECT min(ts), max(ts) FROM readings WHERE meter_id = %s"
 # Stored days may reach beyond the readings' local days (written in another time zone): those go too.
 STORED_SPAN = "SELECT min(day), max(day) FROM daily_volumes WHERE meter_id = %s"
 STATE = "INSERT INTO meter_state (meter_id) VALUES (%s) ON CONFLICT (meter_id) DO NOTHING"
 LOCK = "SELECT volumes_version FROM meter_state WHERE meter_id = %s FOR UPDATE"
 BUMP = "UPDATE meter_state SET volumes_version = volumes_version + 1, updated_at = now() WHERE meter_id = %s"
+# Days the readings no longer reach go, unless a correction holds them (it stays, with its trail).
 DELETE_OTHER_DAYS = """
-DELETE FROM daily_volumes WHERE meter_id = %s AND day BETWEEN %s AND %s AND NOT (day = ANY(%s::date[]))"""
+DELETE FROM daily_volumes WHERE meter_id = %s AND day BETWEEN %s AND %s AND NOT (day = ANY(%s::date[]))
+  AND correction_id IS NULL"""
 
 
 @dataclass
@@ -58,10 +56,11 @@ def recompute(
 ) -> Recomputed:
     """Rebuild the volumes of ``meter`` (every meter when None) from ``since`` to ``until`` (default:
     its first to its last reading's day). ``conn`` must be in autocommit mode."""
-    meters = conn.execute(METERS, {"meter": meter}).fetchall()
+    directory = load_meters(conn, zone)  # what the collector knows of each meter, the same way
+    meters = sorted(m for m in directory if meter is None or m == meter)
     done = Recomputed()
-    for n, (meter_id, capacity, interval_s) in enumerate(meters, 1):
-        info = MeterInfo(meter_id, capacity, interval_s)
+    for n, meter_id in enumerate(meters, 1):
+        info = directory[meter_id]
         first_ts, last_ts = conn.execute(SPAN, (meter_id,)).fetchone() or (None, None)
         if first_ts is None or last_ts is None:
             progress(f"{meter_id}: no readings ({n} of {len(meters)} meters)")
@@ -94,7 +93,7 @@ def _window(conn: Conn, info: MeterInfo, zone: ZoneInfo, start: date, end: date,
         if points:  # the days the readings' intervals reach, within the window
             reach = (local_day(points[0].ts, zone), local_day(points[-1].ts, zone))
             days = days_between(max(start, reach[0]), min(end, reach[1]))
-        volumes = daily_volumes(points, days, zone, info.capacity, info.max_gap)
+        volumes = daily_volumes(points, days, zone, info.capacity, info.max_gap, info.max_rate_m3h)
         cur.execute(q.STAGE_DAYS)
         with cur.copy(q.COPY_DAYS) as copy:
             copy.set_types(q.DAY_TYPES)
@@ -105,11 +104,7 @@ def _window(conn: Conn, info: MeterInfo, zone: ZoneInfo, start: date, end: date,
         done.days_removed += cur.rowcount
         done.days_written += len(volumes)
         cur.execute(q.DELETE_EVENTS_IN, ([info.meter_id], [lo], [hi]))
-        events: list[tuple[Any, ...]] = [
-            (info.meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts)
-            for i in (interval(a, b, info.capacity) for a, b in pairwise(points) if b.total < a.total)
-            if lo < i.end.ts <= hi
-        ]
+        events = [e for e in event_rows(info.meter_id, points, info) if lo < e[1] <= hi]
         if events:
             cur.executemany(q.INSERT_EVENT, events)
         done.events += len(events)

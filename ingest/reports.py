@@ -7,7 +7,17 @@ from typing import Any
 
 import psycopg
 
-DAILY_COLUMNS = ["day", "volume_m3", "method", "readings", "coverage", "flags", "flow_m3"]
+DAILY_COLUMNS = [
+    "day",
+    "volume_m3",
+    "reported_m3",
+    "method",
+    "readings",
+    "coverage",
+    "flags",
+    "flow_m3",
+    "correction",
+]
 STATUS_COLUMNS = [
     "meter_id",
     "last_reading_ts",
@@ -17,9 +27,14 @@ STATUS_COLUMNS = [
     "last_status_at",
 ]
 
+# volume_m3 is what the register says; reported_m3 what reports count (migration 0014); method says
+# "corrected" or "invalid" when a person's correction is in force, with its reason.
 DAILY = """
-SELECT day, volume_m3, method, readings, coverage, flags, flow_m3 FROM daily_volumes
-WHERE meter_id = %s AND day BETWEEN %s AND %s ORDER BY day"""
+SELECT d.day, d.volume_m3, d.reported_m3,
+       CASE WHEN d.invalid THEN 'invalid' WHEN d.corrected_m3 IS NOT NULL THEN 'corrected' ELSE d.method END,
+       d.readings, d.coverage, d.flags, d.flow_m3, d.known, d.credible, c.id, c.reason
+FROM daily_volumes d LEFT JOIN volume_corrections c ON c.id = d.correction_id
+WHERE d.meter_id = %s AND d.day BETWEEN %s AND %s ORDER BY d.day"""
 STATUS = """
 SELECT m.meter_id, s.last_reading_ts, s.last_received_at, s.last_total_m3, s.last_status, s.last_status_at
 FROM meters m LEFT JOIN meter_state s ON s.meter_id = m.meter_id
@@ -32,16 +47,41 @@ def daily_volumes(
 ) -> list[dict[str, Any]]:
     return [
         {
-            "day": d.isoformat(),
-            "volume_m3": str(v),
-            "method": m,
-            "readings": n,
-            "coverage": round(c, 4),
-            "flags": ",".join(f),
-            "flow_m3": "" if flow is None else str(flow),
+            "day": row["day"].isoformat(),
+            "volume_m3": str(row["volume_m3"]),
+            "reported_m3": str(row["reported_m3"]),
+            "method": row["method"],
+            "readings": row["readings"],
+            "coverage": round(row["coverage"], 4),
+            "flags": ",".join(row["flags"]),
+            "flow_m3": "" if row["flow_m3"] is None else str(row["flow_m3"]),
+            "correction": "" if row["correction_id"] is None else f"#{row['correction_id']}: {row['reason']}",
         }
-        for d, v, m, n, c, f, flow in conn.execute(DAILY, (meter_id, since, until)).fetchall()
+        for row in daily_rows(conn, meter_id, since, until)
     ]
+
+
+DAILY_KEYS = (
+    "day",
+    "volume_m3",
+    "reported_m3",
+    "method",
+    "readings",
+    "coverage",
+    "flags",
+    "flow_m3",
+    "known",
+    "credible",
+    "correction_id",
+    "reason",
+)
+
+
+def daily_rows(
+    conn: psycopg.Connection[Any], meter_id: str, since: date, until: date
+) -> list[dict[str, Any]]:
+    """A meter's days as stored, with the correction in force (the API and the CLI both read this)."""
+    return [dict(zip(DAILY_KEYS, r, strict=True)) for r in conn.execute(DAILY, (meter_id, since, until))]
 
 
 def _iso(value: Any) -> str:

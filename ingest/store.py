@@ -25,6 +25,7 @@ from ingest import queries as q
 from ingest.tails import Tail, extend, take_tail
 from ingest.volumes import (
     DailyVolume,
+    IntervalKind,
     Point,
     finish,
     interval,
@@ -41,6 +42,7 @@ class MeterInfo:
     capacity: Decimal | None
     report_interval_s: int
     service_ends: datetime | None = None  # when its removal day ends (local midnight); None: not removed
+    max_rate_m3h: Decimal | None = None  # the most it could pass in an hour (devices.model.max_flow_m3h)
 
     @property
     def max_gap(self) -> timedelta:
@@ -257,7 +259,7 @@ def _extend_tails(
             continue
         info = meters[meter_id]
         points = sorted((Point(r.ts, r.total_m3, r.flow_m3h) for r in readings), key=lambda p: p.ts)
-        plan = extend(tail, points, len(readings), zone, info.capacity, info.max_gap)
+        plan = extend(tail, points, len(readings), zone, info.capacity, info.max_gap, info.max_rate_m3h)
         if plan is not None:
             plans[meter_id] = plan
     return plans
@@ -299,6 +301,17 @@ def _write_volumes(
     return len(rows), next_tails
 
 
+def event_rows(meter_id: str, series: Sequence[Point], info: MeterInfo) -> list[tuple[Any, ...]]:
+    """meter_events rows for the totalizer events in ``series``: rollovers, resets (with the volume a
+    rollover would have meant), implausible rises (with their volume)."""
+    rows = []
+    for a, b in pairwise(series):
+        item = interval(a, b, info.capacity, info.max_rate_m3h)
+        if item.kind is not IntervalKind.NORMAL:
+            rows.append((meter_id, b.ts, str(item.kind), a.total, b.total, a.ts, item.implied_m3))
+    return rows
+
+
 @dataclass
 class _Recomputed:
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # daily_volumes rows
@@ -336,14 +349,11 @@ def _recompute(
     for meter_id, days in touched.items():
         info = meters[meter_id]
         series = points[meter_id]
-        tallies, inside = tally_days(series, days, zone, info.capacity, info.max_gap)
+        tallies, inside = tally_days(series, days, zone, info.capacity, info.max_gap, info.max_rate_m3h)
         out.rows += [
             day_row(meter_id, finish(d, t, day_bounds(d, zone), inside[d])) for d, t in tallies.items()
         ]
-        drops = (interval(a, b, info.capacity) for a, b in pairwise(series) if b.total < a.total)
-        out.events += [
-            (meter_id, i.end.ts, str(i.kind), i.start.total, i.end.total, i.start.ts) for i in drops
-        ]
+        out.events += event_rows(meter_id, series, info)
         # A tail only when the newest new reading is the meter's newest stored one (the neighbour
         # search is bounded, so a later reading far away would not be in ``series``).
         newest_before, count_before, version = before.get(meter_id, (None, 0, 0))

@@ -62,13 +62,15 @@ def extend(
     zone: ZoneInfo,
     capacity: Decimal | None,
     max_gap: timedelta,
+    max_rate_m3h: Decimal | None = None,
 ) -> tuple[list[DailyVolume], Tail] | None:
     """The days from the tail's day to the newest new reading's, and the next tail; None when ``new``
-    (sorted) is not a plain continuation: not all after the tail, or with a drop or a very long step."""
+    (sorted) is not a plain continuation: not all after the tail, or with a drop, an implausible rise
+    or a very long step."""
     if not new:
         return None
     series = [tail.last, *new]
-    items = [interval(a, b, capacity) for a, b in pairwise(series)]
+    items = [interval(a, b, capacity, max_rate_m3h) for a, b in pairwise(series)]
     if any(
         i.kind is not IntervalKind.NORMAL or i.end.ts <= i.start.ts or i.end.ts - i.start.ts > LONGEST_STEP
         for i in items

@@ -1,8 +1,12 @@
 """Volume arithmetic (DESIGN.md §4): cumulative totalizer readings into exact daily volumes. Pure.
 
 - Consecutive readings in device-time order give interval volumes: the difference of the totals.
-- A drop from near the totalizer's capacity to near zero is a rollover (the capacity is added);
-  any other drop is a reset (replacement, tampering): that interval's volume is unknown, not negative.
+- A drop from near the totalizer's capacity to near zero is a rollover (the capacity is added), but
+  only when the volume it implies is one the meter could pass in that time; any other drop is a
+  reset (replacement, tampering): that interval's volume is unknown, not negative.
+- A rise beyond what the meter could pass in that time is kept (it is what the register says) but
+  flagged ``implausible`` on its days, which then count as neither measured nor a basis to estimate
+  from (``daily_volumes.known`` / ``credible``, migration 0014).
 - An interval's volume is split between local days by linear interpolation in time.
 - A day is ``metered`` when every moment of it lies in an interval no longer than the meter's
   allowed gap and no reset touches it; otherwise ``incomplete`` (coverage says how much was metered).
@@ -25,12 +29,20 @@ from infra.calendar import day_bounds, days_between, local_day, seconds_between
 
 ROLLOVER_BAND = Decimal("0.1")  # a rollover goes from the top 10 % of the register to the bottom 10 %
 VOLUME_QUANTUM = Decimal("0.000001")  # stored day volumes: 1 mL
+# What a meter can pass in an interval: PLAUSIBLE_FACTOR x its maximum flow (devices.model.max_flow_m3h)
+# for that time, plus one step of a register that counts whole m³. Beyond it a rise is implausible and
+# a drop is a reset, not a rollover.
+PLAUSIBLE_FACTOR = Decimal(4)
+REGISTER_STEP_M3 = Decimal(1)
+# The totalizer stood still on a day its own reported flow integrates to at least this: stuck.
+STUCK_FLOW_M3 = 10.0
 
 
 class IntervalKind(StrEnum):
     NORMAL = "normal"
     ROLLOVER = "rollover"
     RESET = "reset"
+    IMPLAUSIBLE = "implausible"  # a rise beyond what the meter could pass: kept, flagged
 
 
 class Method(StrEnum):
@@ -53,6 +65,7 @@ class Interval:
     end: Point
     kind: IntervalKind
     volume: Decimal | None  # None for a reset: unknown
+    implied_m3: Decimal | None = None  # an implausible rise, or the rollover a reset would have been
 
     @property
     def seconds(self) -> float:
@@ -68,26 +81,42 @@ class DailyVolume:
     last_ts: datetime | None
     coverage: float  # share of the day lying in intervals no longer than the allowed gap
     method: Method
-    flags: tuple[str, ...]  # sorted: "gap", "reset", "rollover"
+    flags: tuple[str, ...]  # sorted: "gap", "implausible", "reset", "rollover", "stuck"
     flow_m3: Decimal | None = None  # the reported flow integrated over the day; None if some part lacks it
 
 
-def interval(a: Point, b: Point, capacity: Decimal | None) -> Interval:
+def plausible_m3(max_rate_m3h: Decimal | None, seconds: float) -> Decimal | None:
+    """The most a meter of that maximum flow could pass in ``seconds``; None when it is not known."""
+    if max_rate_m3h is None:
+        return None
+    hours = Decimal(round(seconds * 1e6)) / Decimal(3_600_000_000)
+    return PLAUSIBLE_FACTOR * max_rate_m3h * hours + REGISTER_STEP_M3
+
+
+def interval(a: Point, b: Point, capacity: Decimal | None, max_rate_m3h: Decimal | None = None) -> Interval:
     delta = b.total - a.total
+    limit = plausible_m3(max_rate_m3h, seconds_between(a.ts, b.ts)) if max_rate_m3h is not None else None
     if delta >= 0:
+        if limit is not None and delta > limit:
+            return Interval(a, b, IntervalKind.IMPLAUSIBLE, delta, delta)
         return Interval(a, b, IntervalKind.NORMAL, delta)
     if (
         capacity is not None
         and a.total >= capacity * (1 - ROLLOVER_BAND)
         and b.total <= capacity * ROLLOVER_BAND
     ):
-        return Interval(a, b, IntervalKind.ROLLOVER, capacity - a.total + b.total)
+        implied = capacity - a.total + b.total
+        if limit is None or implied <= limit:
+            return Interval(a, b, IntervalKind.ROLLOVER, implied, implied)
+        return Interval(a, b, IntervalKind.RESET, None, implied)  # no meter passes that: a reset
     return Interval(a, b, IntervalKind.RESET, None)
 
 
-def intervals(points: Sequence[Point], capacity: Decimal | None) -> list[Interval]:
+def intervals(
+    points: Sequence[Point], capacity: Decimal | None, max_rate_m3h: Decimal | None = None
+) -> list[Interval]:
     """Intervals between consecutive points (which must be sorted by time, without repeats)."""
-    return [interval(a, b, capacity) for a, b in pairwise(points)]
+    return [interval(a, b, capacity, max_rate_m3h) for a, b in pairwise(points)]
 
 
 @dataclass
@@ -149,6 +178,9 @@ def finish_counted(
     lo, hi = bounds
     coverage = min(1.0, tally.covered / seconds_between(lo, hi))
     metered = coverage >= 0.999999 and "reset" not in tally.flags
+    flags = set(tally.flags)
+    if tally.volume == 0 and tally.flow_m3 >= STUCK_FLOW_M3:  # its own flow says water passed
+        flags.add("stuck")
     return DailyVolume(
         day=day,
         volume_m3=tally.volume.quantize(VOLUME_QUANTUM, rounding=ROUND_HALF_EVEN),
@@ -157,7 +189,7 @@ def finish_counted(
         last_ts=last_ts,
         coverage=round(coverage, 6),
         method=Method.METERED if metered else Method.INCOMPLETE,
-        flags=tuple(sorted(tally.flags)),
+        flags=tuple(sorted(flags)),
         flow_m3=Decimal(f"{tally.flow_m3:.3f}") if tally.flow_known and tally.covered > 0 else None,
     )
 
@@ -168,6 +200,7 @@ def tally_days(
     zone: ZoneInfo,
     capacity: Decimal | None,
     max_gap: timedelta,
+    max_rate_m3h: Decimal | None = None,
 ) -> tuple[dict[date, Tally], dict[date, list[datetime]]]:
     """The tallies of ``days`` and the device times of the readings in each (see daily_volumes)."""
     wanted = sorted(set(days))
@@ -183,7 +216,7 @@ def tally_days(
         start_day, end_day = local[at], local[at + 1]
         if end_day < first_day or start_day > last_day:
             continue
-        item = interval(points[at], points[at + 1], capacity)
+        item = interval(points[at], points[at + 1], capacity, max_rate_m3h)
         spread(tallies, bounds, item, start_day, end_day, gap, (first_day, last_day))
     for point, day in zip(points, local, strict=True):
         if day in inside:
@@ -197,10 +230,11 @@ def daily_volumes(
     zone: ZoneInfo,
     capacity: Decimal | None,
     max_gap: timedelta,
+    max_rate_m3h: Decimal | None = None,
 ) -> list[DailyVolume]:
     """Volumes of ``days`` from ``points``, sorted by time, which must include the last reading before
     the first day and the first one after the last day, where they exist."""
-    tallies, inside = tally_days(points, days, zone, capacity, max_gap)
+    tallies, inside = tally_days(points, days, zone, capacity, max_gap, max_rate_m3h)
     return [finish(d, t, day_bounds(d, zone), inside[d]) for d, t in tallies.items()]
 
 
@@ -214,6 +248,8 @@ def _add(slot: Tally, item: Interval, overlap: float, length: float, gap: float)
         slot.volume += item.volume * Decimal(round(overlap * 1e6)) / Decimal(round(length * 1e6))
     if item.kind is IntervalKind.ROLLOVER:
         slot.flags.add("rollover")
+    elif item.kind is IntervalKind.IMPLAUSIBLE:
+        slot.flags.add("implausible")
     if length > gap:
         slot.flags.add("gap")
     else:

@@ -11,7 +11,7 @@ from api.errors import ApiProblem
 from api.settings import ApiSettings
 from infra.database import connect
 from infra.errors import InfraError
-from intake.collect_commands import emit
+from intake.output import emit
 
 
 def cmd_api(args: argparse.Namespace) -> int:

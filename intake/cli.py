@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from pydantic import ValidationError
 
+from anomaly.ledger import LedgerError
 from devices.errors import DeviceError
 from infra import migrations, roles
 from infra.broker import BrokerUnavailable, probe
@@ -34,6 +35,7 @@ from intake import (
     rejected_commands,
     report_commands,
     simulate_commands,
+    volumes_commands,
 )
 from simulators.errors import SimulateError
 
@@ -178,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
+    volumes_commands.add_parser(commands)
     rejected_commands.add_parser(commands)
     monitor_commands.add_parsers(commands, meters)
     findings_commands.add_parser(commands)
@@ -194,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args)
-    except (InfraError, DeviceError, SimulateError) as exc:
+    except (InfraError, DeviceError, SimulateError, LedgerError) as exc:
         print(f"intake: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -12,7 +12,7 @@ from infra.database import connect
 from infra.errors import InfraError
 from infra.settings import Settings
 from intake.args import day
-from intake.collect_commands import emit
+from intake.output import emit
 
 
 def _conn() -> queries.Conn:

@@ -17,7 +17,7 @@ from devices.settings import RegistrySettings
 from infra.database import DatabaseUnavailable, Watchdog, connect
 from infra.migrations import check_current
 from intake.args import day
-from intake.collect_commands import emit
+from intake.output import emit
 
 
 def _settings() -> RegistrySettings:

@@ -6,10 +6,15 @@ Each fault leaves a trace the service must show:
 - duplicate: some messages twice (counted as duplicates, stored once);
 - conflict: a reading resent with another total (reading_conflicts);
 - out_of_order: neighbouring messages swapped (late readings take their place);
-- rollover: the register passes its capacity (meter_events rollover);
-- reset: the register restarts near zero (meter_events reset, a totalizer_reset finding);
-- stuck: the totalizer frozen for 5 days while flow is reported (a totalizer_stuck finding);
-- spike: one interval far beyond the intake's capacity (an over_design_capacity finding);
+- rollover: the register passes its capacity and goes on from zero, as a register does: every
+  reading is the true total (plus an offset) modulo the capacity (meter_events rollover; the volume
+  counted is the water drawn);
+- reset: the register restarts near zero (meter_events reset, a totalizer_reset finding; the day of
+  the reset is flagged and its volume unknown);
+- stuck: the totalizer frozen for 5 whole local days while flow is reported (days flagged stuck, a
+  totalizer_stuck finding);
+- spike: one interval far beyond what the meter could pass (the day flagged implausible, an
+  over_design_capacity finding);
 - malformed: payloads that are not readings (rejected_messages bad_json, missing_total);
 - impostor: publishes on another meter's topic naming itself (rejected_messages meter_mismatch).
 """
@@ -67,12 +72,25 @@ def _values(
     out = list(readings)
     if n < 8:
         return out
+    stuck_from = _midnight_from(out, int(n * STUCK_FROM))
+    if Fault.ROLLOVER in faults and capacity is not None:
+        # The register shows the true total plus an offset, modulo its capacity: chosen so that it
+        # passes the capacity in the first interval from ROLLOVER_AT that draws water (a register
+        # that counts nothing cannot pass it: a meter idle until the later faults has no rollover);
+        # every later reading has wrapped too.
+        window = range(int(n * ROLLOVER_AT), stuck_from - 1)  # apart from the later faults
+        at = next((i for i in window if out[i + 1].total_m3 - out[i].total_m3 > Decimal("0.5")), None)
+        if at is not None:
+            lift = capacity - out[at].total_m3 - Decimal("0.5")
+            out = [replace(r, total_m3=(r.total_m3 + lift) % capacity) for r in out]
     if Fault.STUCK in faults:
-        start = int(n * STUCK_FROM)
-        stop = next((i for i in range(start, n) if out[i].ts >= out[start].ts + STUCK_FOR), n)
-        lost = out[stop - 1].total_m3 - out[start].total_m3
+        # frozen from a local midnight to the midnight STUCK_FOR later, both readings included: whole
+        # days without a counted litre
+        start = stuck_from
+        stop = next((i for i in range(start, n) if out[i].ts >= out[start].ts + STUCK_FOR), n - 1)
+        lost = out[stop].total_m3 - out[start].total_m3
         for i in range(start, n):
-            frozen = i < stop
+            frozen = i <= stop
             total = out[start].total_m3 if frozen else out[i].total_m3 - lost
             out[i] = replace(
                 out[i],
@@ -81,19 +99,23 @@ def _values(
             )
     if Fault.SPIKE in faults:
         for i in range(int(n * SPIKE_AT), n):
-            out[i] = replace(out[i], total_m3=out[i].total_m3 + spike_m3)
+            total = out[i].total_m3 + spike_m3
+            out[i] = replace(out[i], total_m3=total % capacity if capacity else total)  # a register wraps
     if Fault.RESET in faults:
         at = int(n * RESET_AT)
-        drop = out[at].total_m3 - Decimal(5)
+        drop = out[at].total_m3 - min(Decimal(5), out[at].total_m3 / 10)  # to near zero: a real drop
         for i in range(at, n):
             out[i] = replace(out[i], total_m3=out[i].total_m3 - drop)
-    if Fault.ROLLOVER in faults and capacity is not None:
-        at = int(n * ROLLOVER_AT)
-        lift = capacity - out[at].total_m3 - Decimal("0.5")  # the register passes its capacity right after
-        out = [
-            replace(r, total_m3=(r.total_m3 + lift) % capacity) if i <= at else r for i, r in enumerate(out)
-        ]
     return out
+
+
+def _midnight_from(readings: Sequence[Reading], at: int) -> int:
+    """The last reading at or before ``at`` taken at a local midnight (the readings' own time zone)."""
+    for i in range(at, -1, -1):
+        local = readings[i].ts
+        if (local.hour, local.minute, local.second) == (0, 0, 0):
+            return i
+    return at
 
 
 def inject(

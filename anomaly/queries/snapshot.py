@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,29 +26,33 @@ from devices.calibration import CalibrationPeriods
 from devices.model import Intake, Meter, Permit
 
 Conn = psycopg.Connection[Any]
-MEASURED_DAY = "(method = 'metered' OR (flags && '{gap}' AND NOT flags && '{reset}'))"
 # Per meter and month (the caller maps meters to intakes): grouping without the join is ~40 % faster.
-MONTHS = f"""
-SELECT meter_id, date_trunc('month', day)::date AS month, count(*) FILTER (WHERE {MEASURED_DAY}),
-       coalesce(sum(volume_m3) FILTER (WHERE {MEASURED_DAY}), 0), sum(volume_m3)
+# What a day counts as is the table's own rule (daily_volumes.known / credible / reported_m3, 0014).
+MONTHS = """
+SELECT meter_id, date_trunc('month', day)::date AS month, count(*) FILTER (WHERE known),
+       coalesce(sum(reported_m3) FILTER (WHERE known), 0), sum(reported_m3),
+       count(*) FILTER (WHERE credible), coalesce(sum(reported_m3) FILTER (WHERE credible), 0),
+       count(*) FILTER (WHERE correction_id IS NOT NULL), count(*) FILTER (WHERE flags && '{implausible,stuck}')
 FROM daily_volumes WHERE day BETWEEN %(first)s AND %(last)s
 GROUP BY 1, 2"""
-# Whole months from the monthly rollup (migration 0008 keeps it with the same MEASURED_DAY rule).
+# Whole months from the monthly rollup (its trigger sums the same columns).
 CLOSED_MONTHS = """
-SELECT meter_id, month, measured_days, measured_m3, volume_m3 FROM monthly_volumes
-WHERE month >= %(first)s AND month < %(last)s AND days > 0"""
+SELECT meter_id, month, measured_days, measured_m3, volume_m3, credible_days, credible_m3, corrected_days,
+       flagged_days
+FROM monthly_volumes WHERE month >= %(first)s AND month < %(last)s AND days > 0"""
 LAST_SEEN = "SELECT meter_id, last_received_at FROM meter_state WHERE last_received_at IS NOT NULL"
+# The recent daily rate from credible days only (metered in full, nothing flagged, not corrected).
 RECENT_RATE = """
-SELECT m.intake_code, sum(d.volume_m3) / %(days)s
+SELECT m.intake_code, sum(d.reported_m3) / count(DISTINCT d.day)
 FROM daily_volumes d JOIN meters m ON m.meter_id = d.meter_id
-WHERE d.day > %(as_of)s::date - %(days)s AND d.day <= %(as_of)s GROUP BY 1"""
+WHERE d.day > %(as_of)s::date - %(days)s AND d.day <= %(as_of)s AND d.credible GROUP BY 1"""
 SINCE_EXPIRY = """
-SELECT i.code, sum(d.volume_m3)
+SELECT i.code, sum(d.reported_m3)
 FROM permits p JOIN intakes i ON i.permit_no = p.permit_no JOIN meters m ON m.intake_code = i.code
 JOIN daily_volumes d ON d.meter_id = m.meter_id AND d.day > p.valid_to AND d.day <= %(as_of)s
                      AND d.day > %(as_of)s::date - 400
 WHERE p.valid_to < %(as_of)s
-GROUP BY 1 HAVING sum(d.volume_m3) > 0"""
+GROUP BY 1 HAVING sum(d.reported_m3) > 0"""
 RESETS = (
     "SELECT meter_id, ts, kind, total_before, total_after FROM meter_events WHERE kind = 'reset' AND ts >= %s"
 )
@@ -63,23 +68,50 @@ FROM rejected_messages WHERE reason = 'ts_in_future' AND received_at >= %s
 GROUP BY 1"""
 
 
+@dataclass
+class MonthSum:
+    """One intake's month (its meters added up: a replaced and a replacing meter in one month)."""
+
+    known_days: int = 0
+    known_m3: Decimal = Decimal(0)
+    reported_m3: Decimal = Decimal(0)  # every day as reports show it (daily_volumes.reported_m3)
+    credible_days: int = 0
+    credible_m3: Decimal = Decimal(0)
+    corrected_days: int = 0
+    flagged_days: int = 0
+
+    def measured(self, month: int) -> MonthMeasured:
+        return MonthMeasured(
+            month,
+            self.known_days,
+            self.known_m3,
+            self.credible_days,
+            self.credible_m3,
+            self.corrected_days,
+            self.flagged_days,
+        )
+
+
 def month_sums(
     conn: Conn, first: date, last: date, intake_of: dict[str, str]
-) -> dict[tuple[str, date], list[Any]]:
-    """Per intake and month: [measured days, measured volume, all volume] (a replaced and a replacing
-    meter in the same month add up)."""
+) -> dict[tuple[str, date], MonthSum]:
+    """Per intake and month, from the monthly rollup for whole months and the days of the last one."""
     assert first.day == 1, "month sums start on a month's first day"
-    sums: dict[tuple[str, date], list[Any]] = {}
+    sums: dict[tuple[str, date], MonthSum] = {}
     open_month = last.replace(day=1)  # before it, whole months from the rollup; in it, days up to ``last``
     rows = [
         *conn.execute(CLOSED_MONTHS, {"first": first, "last": open_month}),
         *conn.execute(MONTHS, {"first": max(first, open_month), "last": last}),
     ]
-    for meter_id, month, days, measured, volume in rows:
-        slot = sums.setdefault((intake_of[meter_id], month), [0, Decimal(0), Decimal(0)])
-        slot[0] += days
-        slot[1] += measured
-        slot[2] += volume
+    for meter_id, month, known, known_m3, reported, credible, credible_m3, corrected, flagged in rows:
+        slot = sums.setdefault((intake_of[meter_id], month), MonthSum())
+        slot.known_days += known
+        slot.known_m3 += known_m3
+        slot.reported_m3 += reported
+        slot.credible_days += credible
+        slot.credible_m3 += credible_m3
+        slot.corrected_days += corrected
+        slot.flagged_days += flagged
     return sums
 
 
@@ -96,13 +128,13 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
     earlier: dict[str, dict[int, dict[date, Decimal]]] = defaultdict(lambda: defaultdict(dict))
     intake_of = {m.meter_id: m.intake_code for m in meters}
     sums = month_sums(conn, date(as_of.year - 3, 1, 1), as_of, intake_of)
-    for (code, month), (measured_days, measured, volume) in sums.items():
+    for (code, month), got in sums.items():
         if month.year == as_of.year:
-            ytd_m3[code] += volume
-            ytd_months[code].append(MonthMeasured(month.month, measured_days, measured))
+            ytd_m3[code] += got.reported_m3
+            ytd_months[code].append(got.measured(month.month))
         else:
             month_end = date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
-            earlier[code][month.year][month_end] = volume
+            earlier[code][month.year][month_end] = got.reported_m3
     resets: dict[str, list[TotalizerEvent]] = defaultdict(list)
     for meter_id, ts, kind, before, after in conn.execute(
         RESETS, (datetime.combine(year_start, time.min, ZoneInfo(zone)),)
@@ -164,10 +196,8 @@ def annual_by_intake(conn: Conn, years: list[int], today: date) -> dict[str, lis
         periods[meter.intake_code].append((meter.installed_on, meter.removed_on))
     measured: dict[tuple[str, int], list[MonthMeasured]] = defaultdict(list)
     last = min(date(years[-1], 12, 31), today)
-    for (code, month), (days, volume, _all) in sorted(
-        month_sums(conn, date(years[0], 1, 1), last, intake_of).items()
-    ):
-        measured[(code, month.year)].append(MonthMeasured(month.month, days, volume))
+    for (code, month), got in sorted(month_sums(conn, date(years[0], 1, 1), last, intake_of).items()):
+        measured[(code, month.year)].append(got.measured(month.month))
     return {
         i.code: [
             annual_volume(

@@ -151,7 +151,10 @@ def daily_volumes(
         raise Unprocessable(
             "at most 10 years at once", errors=[{"field": "from", "message": "range too long"}]
         )
-    return [DailyVolumeOut(**r) for r in queries.rows(db, ir.DAILY, (meter_id, first, last))]
+    return [
+        DailyVolumeOut(**{k: v for k, v in r.items() if k != "reason"}, correction_reason=r["reason"])
+        for r in ir.daily_rows(db, meter_id, first, last)
+    ]
 
 
 @router.get(
@@ -188,6 +191,7 @@ def annual_volumes(
             measured_days=v.measured_days,
             estimated_days=v.estimated_days,
             unmetered_days=v.unmetered_days,
+            basis=v.basis,
         )
         for code, volumes in sorted(annual.items())
         if intake_code is None or code == intake_code

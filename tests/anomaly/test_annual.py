@@ -13,10 +13,12 @@ ALWAYS = [(date(2020, 1, 1), None)]  # a meter installed long before
 def full_year(volume_per_day: int = 10, missing: dict[int, int] | None = None) -> list[MonthMeasured]:
     days = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
     missing = missing or {}
-    return [
-        MonthMeasured(m, d - missing.get(m, 0), Decimal(volume_per_day * (d - missing.get(m, 0))))
-        for m, d in enumerate(days, start=1)
-    ]
+    out = []
+    for m, d in enumerate(days, start=1):
+        known = d - missing.get(m, 0)
+        volume = Decimal(volume_per_day * known)
+        out.append(MonthMeasured(m, known, volume, credible_days=known, credible_m3=volume))
+    return out
 
 
 def test_a_fully_measured_year_is_metered() -> None:
@@ -51,7 +53,10 @@ def test_days_without_a_meter_are_estimated_at_design_capacity() -> None:
 
 
 def test_the_current_year_runs_to_today() -> None:
-    measured = [MonthMeasured(1, 31, Decimal(310)), MonthMeasured(2, 10, Decimal(100))]
+    measured = [
+        MonthMeasured(1, 31, Decimal(310), 31, Decimal(310)),
+        MonthMeasured(2, 10, Decimal(100), 10, Decimal(100)),
+    ]
     result = annual_volume(2026, date(2026, 2, 10), measured, ALWAYS, None)
     assert (result.period_days, result.volume_m3, result.method) == (41, Decimal(410), Method.METERED)
 
@@ -67,3 +72,22 @@ def test_four_year_average() -> None:
         for y, v in ((2022, 100), (2023, 200), (2024, 300), (2025, 400))
     ]
     assert four_year_average(volumes) == Decimal(250)
+
+
+def test_an_estimate_is_built_only_from_credible_days_and_says_from_what() -> None:
+    """June: 10 days known, 5 of them credible at 10 m³/day, 5 known only by a correction at 100;
+    20 days unknown. They are filled at the credible days' 10, not the corrections' 100, and the
+    row says so. A flagged day (an implausible rise) is neither counted nor a basis."""
+    june = MonthMeasured(6, 10, Decimal(550), credible_days=5, credible_m3=Decimal(50), corrected_days=5)
+    july = MonthMeasured(7, 31, Decimal(310), credible_days=30, credible_m3=Decimal(300), flagged_days=0)
+    result = annual_volume(2025, date(2025, 7, 31), [june, july], [(date(2025, 6, 1), None)], Decimal(1000))
+    assert result.measured_days == 41 and result.estimated_days == 20
+    assert result.estimated_m3 == Decimal(20 * 10) + Decimal(151 * 1000)  # Jan-May: no meter, design capacity
+    assert result.method is Method.ESTIMATED
+    assert "20 days estimated at 10.000 m³/d (month 6's 5 credible days)" in result.basis
+    assert "5 of them by correction" in result.basis
+    assert "151 days without a meter at the design capacity 1000 m³/d" in result.basis
+    flagged = MonthMeasured(7, 30, Decimal(300), credible_days=30, credible_m3=Decimal(300), flagged_days=1)
+    with_flag = annual_volume(2025, date(2025, 7, 31), [flagged], [(date(2025, 7, 1), None)], None)
+    assert with_flag.estimated_days == 1 and with_flag.volume_m3 == Decimal(310)  # filled at 10, not 50,000
+    assert "1 flagged days (implausible or stuck totalizer) not counted" in with_flag.basis

@@ -25,6 +25,7 @@ from infra.sandbox import PrivateMosquitto
 from simulators.fleet import Planned, plan_fleet
 from tests.ingest.harness import count, running_collector, settings_for, wait_until
 from tests.intake.test_cli import intake, intake_within
+from tests.simulators.audit import audit
 
 ZONE = ZoneInfo("Asia/Shanghai")
 INTAKES = 40
@@ -210,3 +211,12 @@ def test_reports_name_what_the_demo_fleet_was_told_to_do(database_url: str, tmp_
     assert not any(f"计量设施{m}累计流量" in d or f"计量设施{m}自" in d for m in healthy for d in metering)
     # the healthy meters' reported flow integrates to their totalizer volume: no flow mismatch there
     assert sum("瞬时流量积分" in d for d in metering) <= FAULTY
+
+    # the volume audit: every meter's stored days equal what its virtual meter drew (the faulty ones
+    # over their week: the days a fault made unknowable say so and do not count)
+    week_start = datetime.combine(today - timedelta(days=7), datetime.min.time(), ZONE)
+    faulty_plan = plan_fleet(*registered, 7, ZONE, datetime(today.year, 1, 1, tzinfo=ZONE))[:FAULTY]
+    with psycopg.connect(database_url) as conn:
+        problems = [p for planned in live for p in audit(conn, planned, begin, end, ZONE)]
+        problems += [p for planned in faulty_plan for p in audit(conn, planned, week_start, end, ZONE)]
+    assert problems == []

@@ -304,9 +304,9 @@ def test_daily_volumes_command(database_url: str, broker: PrivateMosquitto) -> N
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "day,volume_m3,method,readings,coverage,flags,flow_m3",
-        "2026-05-01,240.000000,metered,24,1.0,,252.000",  # flow: 24 hours x 10.5 m³/h
-        "2026-05-02,230.000000,incomplete,24,0.9583,,241.500",  # 23 hours: the last has no successor
+        "day,volume_m3,reported_m3,method,readings,coverage,flags,flow_m3,correction",
+        "2026-05-01,240.000000,240.000000,metered,24,1.0,,252.000,",  # flow: 24 hours x 10.5 m³/h
+        "2026-05-02,230.000000,230.000000,incomplete,24,0.9583,,241.500,",  # 23 hours: no successor
     ]
     status = intake("meters", "status", "--format", "json", INTAKE_DATABASE_URL=database_url)
     (row,) = orjson.loads(status.stdout)
@@ -316,3 +316,48 @@ def test_daily_volumes_command(database_url: str, broker: PrivateMosquitto) -> N
         "2026-05-02T15:00:00+00:00",
     )
     assert date.fromisoformat(row["last_seen"][:10]) >= date(2026, 1, 1)
+
+
+def test_a_rollover_no_well_could_pass_is_a_reset_and_a_real_one_counts(
+    database_url: str, broker: PrivateMosquitto
+) -> None:
+    """The demo's phantom, through the collector: a 10^9 m³ register on a well of 500 m³/day going from
+    999,999,999.5 to 589,037.81 in 15 minutes is recorded as a reset (the 589,038 m³ kept for review,
+    not counted); on its twin, 999,999,999.5 to 12.3 is a rollover of 12.8 m³."""
+    with psycopg.connect(database_url) as conn:
+        for meter in ("PHANTOM", "TWIN"):
+            conn.execute(
+                "INSERT INTO intakes (code, name, owner, county, longitude, latitude, engineering_type, "
+                "design_daily_capacity_m3, status, source_type, water_use) VALUES "
+                "(%s, 'a well', 'test', '建平县', 119.6, 41.4, '机井', 500, 'built', 'shallow_groundwater', "
+                "'irrigation')",
+                (f"I-{meter}",),
+            )
+            conn.execute(
+                "INSERT INTO meters (meter_id, intake_code, meter_type, online_capable, report_interval_s, "
+                "totalizer_capacity_m3, installed_on) VALUES (%s, %s, 'other', true, 900, 1000000000, "
+                "'2020-01-01')",
+                (meter, f"I-{meter}"),
+            )
+    at = datetime(2026, 5, 1, 10, tzinfo=ZONE)
+    with running_collector(settings_for(database_url, broker.url)):
+        for meter, after in (("PHANTOM", 589037.81), ("TWIN", 12.3)):
+            pair = orjson.dumps(
+                [
+                    {"ts": at.isoformat(), "total_m3": 999999999.5},
+                    {"ts": (at + timedelta(minutes=15)).isoformat(), "total_m3": after},
+                ]
+            )
+            publish_all(broker.url, readings_topic(meter), [pair])
+        wait_until(lambda: count(database_url, "meter_events") == 2, what="both events")
+    with psycopg.connect(database_url) as conn:
+        events: dict[str, str] = dict(
+            conn.execute("SELECT meter_id, kind || ' ' || coalesce(implied_m3::text, '') FROM meter_events")
+        )
+        days: dict[str, str] = dict(
+            conn.execute(
+                "SELECT meter_id, volume_m3::text || ' ' || array_to_string(flags, ',') FROM daily_volumes"
+            )
+        )
+    assert events == {"PHANTOM": "reset 589038.31", "TWIN": "rollover 12.8"}
+    assert days == {"PHANTOM": "0.000000 reset", "TWIN": "12.800000 rollover"}

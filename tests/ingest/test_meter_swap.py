@@ -67,7 +67,7 @@ def test_the_old_meters_backlog_after_a_swap_is_stored_and_counted(
     # 12 hours on the day before the swap (12:00 to midnight), 23 on the swap day (to its last reading)
     assert days[swap - timedelta(days=1)] == Decimal("120.000000")
     assert days[swap] == Decimal("230.000000")
-    assert sum((volume for _days, _measured, volume in sums.values()), Decimal(0)) == Decimal(350)
+    assert sum((m.reported_m3 for m in sums.values()), Decimal(0)) == Decimal(350)
 
 
 def test_a_removal_date_in_the_future_changes_nothing_today(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -13,11 +13,15 @@ from hypothesis import strategies as st
 
 from infra.calendar import local_day
 from ingest.volumes import (
+    PLAUSIBLE_FACTOR,
+    REGISTER_STEP_M3,
+    ROLLOVER_BAND,
     IntervalKind,
     Method,
     Point,
     daily_volumes,
     interval,
+    plausible_m3,
     touched_days,
 )
 
@@ -198,3 +202,69 @@ def test_the_reported_flow_is_integrated_over_each_day() -> None:
         v.flow_m3 is None
         for v in daily_volumes(unreported, [date(2026, 5, 2)], SHANGHAI, None, timedelta(hours=6))
     )
+
+
+# --- what a meter could pass ---------------------------------------------------------------------
+WELL = Decimal(500) / 24  # a well of design capacity 500 m³/day: its maximum flow, m³/h
+
+
+def test_a_drop_implying_more_than_the_meter_could_pass_is_a_reset_not_a_rollover() -> None:
+    """The demo's phantom: a register of 10^9 m³ going from 999,999,999.5 to 589,037.81 in 15 minutes
+    would be 589,038 m³ through a well that draws a few hundred a day: a reset, its volume unknown,
+    the would-be rollover kept for review. A true rollover at a normal flow counts exactly."""
+    capacity = Decimal(10) ** 9
+    a = p("2026-05-01T10:00+08:00", "999999999.5")
+    phantom = interval(a, p("2026-05-01T10:15+08:00", "589037.81"), capacity, WELL)
+    assert (phantom.kind, phantom.volume, phantom.implied_m3) == (
+        IntervalKind.RESET,
+        None,
+        Decimal("589038.31"),
+    )
+    real = interval(a, p("2026-05-01T10:15+08:00", "12.3"), capacity, WELL)
+    assert (real.kind, real.volume) == (IntervalKind.ROLLOVER, Decimal("12.8"))
+    (day,) = daily_volumes(
+        [p("2026-05-01T00:00+08:00", "999999000"), a, p("2026-05-01T10:15+08:00", "589037.81")],
+        [date(2026, 5, 1)],
+        SHANGHAI,
+        capacity,
+        timedelta(hours=12),
+        WELL,
+    )
+    assert "reset" in day.flags and day.volume_m3 == Decimal("999.500000")  # the known part only
+    assert interval(a, p("2026-05-01T10:15+08:00", "589037.81"), capacity).kind is IntervalKind.ROLLOVER
+
+
+def test_a_rise_beyond_what_the_meter_could_pass_is_kept_and_flagged() -> None:
+    """50 m³ in a day is a well's ordinary draw; 50,000 m³ in the next 12 hours is 48 times what it
+    could pass: kept as the register says, but flagged (and so neither counted nor a basis)."""
+    points = [p("2026-05-01T00:00+08:00", "100"), p("2026-05-02T00:00+08:00", "150"),
+              p("2026-05-02T12:00+08:00", "50150")]  # fmt: skip
+    days = [date(2026, 5, 1), date(2026, 5, 2)]
+    first, second = daily_volumes(points, days, SHANGHAI, None, HOUR * 25, WELL)
+    assert (first.volume_m3, first.flags) == (Decimal("50.000000"), ())
+    assert second.volume_m3 == Decimal("50000.000000") and second.flags == ("implausible",)
+    assert interval(points[1], points[2], None, WELL).implied_m3 == Decimal(50000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.decimals(Decimal("0.1"), Decimal(5000), places=3),
+    st.integers(1, 86_400),
+    st.decimals(Decimal("0.001"), Decimal(2), places=3),
+)
+def test_the_plausibility_bound_is_sharp(rate: Decimal, seconds: int, excess: Decimal) -> None:
+    """A rise or a wrap of the bound (to the millilitre) is possible; anything more is not."""
+    start = datetime(2026, 5, 1, 8, tzinfo=SHANGHAI)
+    end = start + timedelta(seconds=seconds)
+    limit = plausible_m3(rate, seconds)
+    assert limit is not None
+    assert abs(limit - (PLAUSIBLE_FACTOR * rate * seconds / 3600 + REGISTER_STEP_M3)) < Decimal("1e-15")
+    bound = limit.quantize(Decimal("0.000001"), rounding=ROUND_FLOOR)  # what a register could show
+    a = Point(start, Decimal(1000))
+    assert interval(a, Point(end, 1000 + bound), None, rate).kind is IntervalKind.NORMAL
+    assert interval(a, Point(end, 1000 + bound + excess), None, rate).kind is IntervalKind.IMPLAUSIBLE
+    capacity = Decimal(10) ** 8
+    top = Point(start, capacity - 1)
+    assert interval(top, Point(end, bound - 1), capacity, rate).kind is IntervalKind.ROLLOVER
+    if bound - 1 + excess <= capacity * ROLLOVER_BAND:
+        assert interval(top, Point(end, bound - 1 + excess), capacity, rate).kind is IntervalKind.RESET

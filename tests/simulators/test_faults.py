@@ -12,12 +12,15 @@ import orjson
 import psycopg
 
 from devices.codec import Reading
+from devices.queries import load_registry
 from infra.sandbox import PrivateMosquitto
 from simulators.faults import Fault, inject
+from simulators.fleet import plan_fleet
 from tests.devices.registry_files import good_rows, write_workbook
 from tests.devices.test_registry import import_file
 from tests.ingest.harness import count, running_collector, scalar, settings_for, wait_until
 from tests.intake.test_cli import intake
+from tests.simulators.audit import audit
 
 ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -56,15 +59,35 @@ def test_every_fault_leaves_its_trace(database_url: str, tmp_path: Path) -> None
         statuses = {s for (s,) in conn.execute("SELECT DISTINCT status FROM meter_status_events")}
     assert reasons == {"bad_json", "missing_total", "meter_mismatch"}
     assert count(database_url, "reading_conflicts") >= 3  # a conflicting resend from every meter
+    # M-JP-1, an irrigation well, draws nothing in the days its register could have passed its capacity
     assert {
         ("M-BP-1", "rollover"),
         ("M-BP-1", "reset"),
-        ("M-JP-1", "rollover"),
+        ("M-BP-1", "implausible"),
         ("M-JP-1", "reset"),
+        ("M-JP-1", "implausible"),
     } <= events
+    assert ("M-JP-1", "rollover") not in events
     assert statuses == {"online", "offline"}
     # every reading of M-BP-1 (10 days every 15 min), stored once despite duplicates and disorder
     assert scalar(database_url, "SELECT count(*) FROM readings WHERE meter_id = 'M-BP-1'") == 960
+
+    # the volume audit: every meter's stored days against what its virtual meter drew; the days a fault
+    # made unknowable (the reset, the spike, the stuck totalizer) say so and are not counted
+    start, end = datetime(2026, 5, 1, tzinfo=ZONE), datetime(2026, 5, 11, tzinfo=ZONE)
+    with psycopg.connect(database_url) as conn:
+        fleet = plan_fleet(*load_registry(conn), 1, ZONE, datetime(2026, 1, 1, tzinfo=ZONE))
+        problems = [p for planned in fleet for p in audit(conn, planned, start, end, ZONE)]
+        flagged = conn.execute(
+            "SELECT meter_id, array_agg(DISTINCT f) FROM daily_volumes, unnest(flags) f "
+            "WHERE f IN ('reset', 'implausible', 'stuck') GROUP BY 1"
+        ).fetchall()
+    assert problems == []
+    assert {m: set(f) for m, f in flagged} == {
+        "M-BP-1": {"reset", "implausible", "stuck"},
+        "M-JP-1": {"reset", "implausible", "stuck"},
+        "M-JP-2": {"reset", "stuck"},  # ten daily readings: its spike and reset fall on the same one
+    }
 
     swept = intake("check", "--as-of", "2026-05-10", INTAKE_DATABASE_URL=database_url)
     assert swept.returncode == 0, swept.stderr
