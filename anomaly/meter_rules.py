@@ -22,6 +22,7 @@ class MeterDay:
     coverage: float
     flow_reported: bool = False  # some reading of the day reported a flow above zero
     integrated_flow_m3: Decimal | None = None  # the flow readings integrated over the day, if reported
+    implausible: bool = False  # the register rose more than the meter could pass (ingest/volumes.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,25 +146,27 @@ def stuck_totalizer(meter: Meter, days: Sequence[MeterDay], as_of: date, th: Thr
 def over_design_capacity(
     intake: Intake, meter: Meter, days: Sequence[MeterDay], as_of: date
 ) -> list[Finding]:
-    """A day's volume above the intake's design maximum daily capacity (设计日最大取水能力)."""
-    if intake.design_daily_capacity_m3 is None:
-        return []
-    over = [d for d in days if d.volume_m3 > intake.design_daily_capacity_m3]
+    """A day's volume above the intake's design maximum daily capacity (设计日最大取水能力), or a day
+    the register rose by more than the meter could pass (flagged implausible by the volume arithmetic,
+    whether or not a design capacity is registered)."""
+    capacity = intake.design_daily_capacity_m3
+    over = [d for d in days if d.implausible or (capacity is not None and d.volume_m3 > capacity)]
     if not over:
         return []
     worst = max(over, key=lambda d: d.volume_m3)
+    limit = f"设计日最大取水能力{capacity}m³/d" if capacity is not None else "计量设施可能通过的最大水量"
     return [
         _metering(
             "over_design_capacity",
             meter,
             as_of,
-            f"{len(over)}天日取水量超过设计日最大取水能力{intake.design_daily_capacity_m3}m³/d，"
-            f"最大{worst.volume_m3}m³（{worst.day}）",
+            f"{len(over)}天日取水量超过{limit}，最大{worst.volume_m3}m³（{worst.day}）",
             {
                 "days": len(over),
                 "worst_day": worst.day.isoformat(),
                 "worst_m3": str(worst.volume_m3),
-                "capacity_m3_per_day": str(intake.design_daily_capacity_m3),
+                "capacity_m3_per_day": "" if capacity is None else str(capacity),
+                "implausible_days": sum(d.implausible for d in over),
             },
         )
     ]

@@ -57,7 +57,7 @@ RESETS = (
     "SELECT meter_id, ts, kind, total_before, total_after FROM meter_events WHERE kind = 'reset' AND ts >= %s"
 )
 RECENT_DAYS = """
-SELECT meter_id, day, volume_m3, coverage, coalesce(flow_m3 > 0, false), flow_m3
+SELECT meter_id, day, volume_m3, coverage, coalesce(flow_m3 > 0, false), flow_m3, flags && '{implausible}'
 FROM daily_volumes WHERE day > %(as_of)s::date - %(days)s AND day <= %(as_of)s
 ORDER BY meter_id, day"""
 # A device clock ahead of the collector's shows as readings refused for a time in the future (the codec
@@ -141,10 +141,10 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
     ):
         resets[meter_id].append(TotalizerEvent(ts, kind, before, after))
     recent: dict[str, list[MeterDay]] = defaultdict(list)
-    for meter_id, day, volume, coverage, flowing, flow in conn.execute(
+    for meter_id, day, volume, coverage, flowing, flow, implausible in conn.execute(
         RECENT_DAYS, {"as_of": as_of, "days": 7}
     ):
-        recent[meter_id].append(MeterDay(day, volume, coverage, flowing, flow))
+        recent[meter_id].append(MeterDay(day, volume, coverage, flowing, flow, implausible))
     clock_ahead = {
         m: timedelta(seconds=s)
         for m, s in conn.execute(CLOCK_AHEAD, (now - timedelta(days=1),))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -114,7 +115,19 @@ def test_day_above_the_design_capacity() -> None:
         "worst_day": "2026-09-02",
         "worst_m3": "950",
         "capacity_m3_per_day": "800",
+        "implausible_days": 0,
     }
+
+
+def test_a_day_the_register_rose_beyond_the_meter_is_over_capacity_without_a_design_capacity() -> None:
+    """An implausible rise (the volume arithmetic's flag) raises the finding on an intake without a
+    registered design capacity too; its volume is what the register says."""
+    no_capacity = replace(INTAKE, design_daily_capacity_m3=None)
+    spike = replace(day(2, "50000"), implausible=True)
+    assert over_design_capacity(no_capacity, METER, [day(1, "900")], AS_OF) == []
+    (found,) = over_design_capacity(no_capacity, METER, [day(1, "900"), spike], AS_OF)
+    assert found.evidence["implausible_days"] == 1 and found.evidence["worst_m3"] == "50000"
+    assert "计量设施可能通过的最大水量" in found.description
 
 
 def test_flow_mismatch_tolerance_by_meter_type_on_well_covered_days() -> None:

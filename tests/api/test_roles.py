@@ -48,6 +48,12 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
         {"json": {"calibrated_on": "1990-01-01", "result": "pass"}},
     ),
     ("GET", "/api/v1/calibrations/due"): (AUD, {}),
+    ("GET", "/api/v1/meters/{meter_id}/corrections"): (AUD, {}),
+    ("POST", "/api/v1/meters/{meter_id}/corrections"): (
+        AUD,
+        {"json": {"day": "2026-01-01", "kind": "invalid", "reason": "a test"}},
+    ),
+    ("POST", "/api/v1/corrections/{correction_id}/revoke"): (AUD, {"json": {"reason": "a test"}}),
     ("POST", "/api/v1/registry/import"): (ADM, {"content": b"", "headers": {"Content-Type": "text/plain"}}),
     ("GET", "/api/v1/findings"): (AUD, {}),
     ("GET", "/api/v1/findings/{finding_id}"): (AUD, {}),
@@ -71,6 +77,7 @@ PATH_VALUES = {
     "meter_id": "no-such-meter",
     "code": "no-such-intake",
     "finding_id": "999999",
+    "correction_id": "999999",
     "report": "ledger",
     "name": "no-such-user",
 }
