@@ -243,67 +243,6 @@ function exportLinks() {
     } }, fmt.toUpperCase(), " ")), " · ")));
 }
 
-// ---- a meter --------------------------------------------------------------------------------
-
-async function meterPage(meterId) {
-  const info = card("meter-info", `${t("meter_page")} ${meterId}`, true);
-  const flow = card("flow-chart", t("flow_chart")), volume = card("volume-chart", t("volume_chart"));
-  const history = card("history", t("history"));
-  const calibrations = card("meter-calibrations", t("calibration_records"));
-  view.replaceChildren(info, flow, volume, calibrations, history);
-  const id = encodeURIComponent(meterId);
-  guarded(info, async (s) => {
-    const meter = await api(`/api/v1/meters/${id}`);
-    const status = (await api(`/api/v1/meters/status?meter_id=${id}`)).items[0];
-    const kv = h("dl", { class: "kv" },
-      h("dt", {}, t("intake")), h("dd", {}, status ? `${status.intake_name} (${meter.intake_code})` : meter.intake_code),
-      h("dt", {}, t("county")), h("dd", {}, meter.county || "—"),
-      h("dt", {}, t("status")), h("dd", { id: "meter-status" }, status ? pill(status.status) : "—",
-        status && status.status_since ? ` ${when(status.status_since)}` : ""),
-      h("dt", {}, t("last_reading")), h("dd", {}, status ? `${when(status.last_reading_ts)} · ${status.last_total_m3 ?? "—"} m³` : "—"));
-    fill(s, kv, h("p", {}, h("a", { href: "#/" }, t("back"))));
-  });
-  guarded(flow, async (s) => {
-    const last = ((await api(`/api/v1/meters/status?meter_id=${id}`)).items[0] || {}).last_reading_ts;
-    const end = last ? new Date(new Date(last).getTime() + 1000) : new Date();
-    const start = new Date(end.getTime() - 7 * 86400e3);
-    const buckets = await api(`/api/v1/meters/${id}/readings?from=${start.toISOString()}&to=${end.toISOString()}&bucket=1h`);
-    fill(s, h("div", { class: "chart" }, lineChart(buckets.map((b) => ({ t: new Date(b.bucket), v: b.mean_flow_m3h })), t("m3h"))));
-  });
-  guarded(volume, async (s) => {
-    const days = await api(`/api/v1/meters/${id}/daily-volumes`);
-    fill(s, h("div", { class: "chart" }, barChart(days.map((d) => ({ label: d.day, v: Number(d.volume_m3), muted: d.method !== "metered" })), t("m3"))));
-  });
-  const loadCalibrations = async (s) => {
-    const page = await api(`/api/v1/meters/${id}/calibrations?limit=20`);
-    const rows = page.items.map((c) => h("tr", {}, h("td", {}, c.calibrated_on),
-      h("td", {}, pill(c.result === "pass" ? "online" : "offline", t(`result_${c.result}`))), h("td", {}, c.certificate_no || "—")));
-    const list = rows.length ? table([t("calibrated_on"), t("result"), t("certificate")], rows) : h("p", { class: "muted" }, t("none"));
-    if (!canAct()) return fill(s, list);
-    const error = h("p", { class: "error", role: "alert" });
-    const form = h("form", { id: "calibration-form", onsubmit: async (event) => {
-      event.preventDefault();
-      const body = { calibrated_on: form.elements.calibrated_on.value, result: form.elements.result.value,
-        certificate_no: form.elements.certificate_no.value || null };
-      try {
-        await api(`/api/v1/meters/${id}/calibrations`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-        loadCalibrations(s);
-      } catch (e) { error.textContent = e.message; }
-    } },
-      h("label", { for: "calibrated_on" }, t("calibrated_on")), h("input", { id: "calibrated_on", name: "calibrated_on", type: "date", required: true }),
-      h("label", { for: "result" }, t("result")),
-      h("select", { id: "result", name: "result" }, h("option", { value: "pass" }, t("result_pass")), h("option", { value: "fail" }, t("result_fail"))),
-      h("label", { for: "certificate_no" }, t("certificate")), h("input", { id: "certificate_no", name: "certificate_no" }),
-      h("button", { type: "submit" }, t("record_calibration")), error);
-    fill(s, list, form);
-  };
-  guarded(calibrations, loadCalibrations);
-  guarded(history, async (s) => {
-    const page = await api(`/api/v1/meters/${id}/status/history?limit=20`);
-    fill(s, table([t("at"), t("status"), t("reason")], page.items.map((c) => h("tr", {}, h("td", {}, when(c.at)), h("td", {}, pill(c.status)), h("td", {}, c.reason)))));
-  });
-}
-
 // ---- routing --------------------------------------------------------------------------------
 
 function route() {

@@ -25,6 +25,10 @@ const LABELS = {
     problem_over_permit: "未按规定取水", problem_fee_unpaid: "未按规定缴纳水资源费", more: "还有 {n} 条",
     ytd: "本年取水量", exports: "报表下载", calibration_records: "检定记录", calibrated_on: "检定日期",
     result: "结论", result_pass: "合格", result_fail: "不合格", certificate: "证书编号", record_calibration: "登记检定",
+    corrections: "水量更正", correction_volume: "更正水量", correction_invalid: "标记无效", kind: "类型",
+    corrected_m3: "更正后(m³)", previous_m3: "更正前(m³)", evidence: "证据", by: "更正人", revoked: "已撤销",
+    revoke: "撤销", revoke_reason: "撤销原因", record_correction: "登记更正", register: "表计读数",
+    method_corrected: "已更正", method_invalid: "无效", method_metered: "计量", method_incomplete: "不完整",
   },
   en: {
     title: "Water-intake metering", nav_overview: "Overview", nav_map: "Map", nav_findings: "Findings",
@@ -49,5 +53,9 @@ const LABELS = {
     problem_over_permit: "Not withdrawing as permitted", problem_fee_unpaid: "Fee unpaid", more: "{n} more",
     ytd: "Drawn this year", exports: "Reports", calibration_records: "Calibrations", calibrated_on: "Calibrated on",
     result: "Result", result_pass: "Pass", result_fail: "Fail", certificate: "Certificate", record_calibration: "Record calibration",
+    corrections: "Corrections", correction_volume: "Corrected volume", correction_invalid: "Marked invalid", kind: "Kind",
+    corrected_m3: "Corrected (m³)", previous_m3: "Before (m³)", evidence: "Evidence", by: "By", revoked: "Revoked",
+    revoke: "Revoke", revoke_reason: "Why revoke it?", record_correction: "Record a correction", register: "register",
+    method_corrected: "corrected", method_invalid: "invalid", method_metered: "metered", method_incomplete: "incomplete",
   },
 };

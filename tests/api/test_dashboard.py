@@ -184,6 +184,49 @@ def test_an_operator_records_a_calibration_on_the_meter_page(
     assert meter not in [d["meter_id"] for d in still_due.json()["items"] if d["overdue"]]
 
 
+def test_an_auditor_corrects_a_day_on_the_meter_page_and_revokes_it(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    """The day's reported volume follows the correction (checked through the API), the register's
+    volume stays shown, and revoking it (with a reason) puts the register's volume back."""
+    auditor = bearer(tokens[Role.AUDITOR])
+    status = httpx.get(server + "/api/v1/meters/status", headers=auditor, params={"status": "online"})
+    meter = status.json()["items"][0]["meter_id"]
+    days = httpx.get(f"{server}/api/v1/meters/{meter}/daily-volumes", headers=auditor).json()
+    day = next(d for d in days if d["method"] == "metered")
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(f"{server}/#/meter/{meter}")
+    form = wait_for(browser, "#correction-form")
+    browser.execute_script("document.getElementById('correction-day').value = arguments[0]", day["day"])
+    form.find_element(By.ID, "correction-volume").send_keys("77.5")
+    form.find_element(By.ID, "correction-reason").send_keys("读数核对")
+    form.find_element(By.ID, "correction-evidence").send_keys("照片 2026-11-30")
+    form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: "77.5" in d.find_element(By.ID, "meter-corrections").text
+    )
+    shown = browser.find_element(By.CSS_SELECTOR, "#meter-corrections .corrected-days").text
+    assert day["day"] in shown and day["volume_m3"] in shown  # the register's volume stays visible
+    (after,) = [d for d in httpx.get(f"{server}/api/v1/meters/{meter}/daily-volumes", headers=auditor).json()
+                if d["day"] == day["day"]]  # fmt: skip
+    assert (after["method"], after["reported_m3"], after["volume_m3"]) == (
+        "corrected",
+        "77.5",
+        day["volume_m3"],
+    )
+
+    browser.find_element(By.CSS_SELECTOR, "#meter-corrections button.revoke").click()
+    prompt = WebDriverWait(browser, 10).until(lambda d: d.switch_to.alert)
+    prompt.send_keys("更正有误")
+    prompt.accept()
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#meter-corrections tr.revoked")
+    )
+    (back,) = [d for d in httpx.get(f"{server}/api/v1/meters/{meter}/daily-volumes", headers=auditor).json()
+               if d["day"] == day["day"]]  # fmt: skip
+    assert (back["method"], back["reported_m3"]) == ("metered", day["volume_m3"])
+
+
 def test_the_ledger_page_filters_by_state(browser: WebDriver, server: str, tokens: dict[Role, str]) -> None:
     first = httpx.get(
         server + "/api/v1/findings", headers=bearer(tokens[Role.AUDITOR]), params={"state": "open"}

@@ -1,0 +1,110 @@
+// A meter's page: its status, charts, the corrections of its days, calibrations and status changes.
+// Loaded before app.js, whose helpers (h, t, api, card, fill, table, pill, guarded) it uses when called.
+"use strict";
+
+async function meterPage(meterId) {
+  const info = card("meter-info", `${t("meter_page")} ${meterId}`, true);
+  const flow = card("flow-chart", t("flow_chart")), volume = card("volume-chart", t("volume_chart"));
+  const history = card("history", t("history"));
+  const calibrations = card("meter-calibrations", t("calibration_records"));
+  const corrections = card("meter-corrections", t("corrections"), true);
+  view.replaceChildren(info, flow, volume, corrections, calibrations, history);
+  const id = encodeURIComponent(meterId);
+  guarded(info, async (s) => {
+    const meter = await api(`/api/v1/meters/${id}`);
+    const status = (await api(`/api/v1/meters/status?meter_id=${id}`)).items[0];
+    const kv = h("dl", { class: "kv" },
+      h("dt", {}, t("intake")), h("dd", {}, status ? `${status.intake_name} (${meter.intake_code})` : meter.intake_code),
+      h("dt", {}, t("county")), h("dd", {}, meter.county || "—"),
+      h("dt", {}, t("status")), h("dd", { id: "meter-status" }, status ? pill(status.status) : "—",
+        status && status.status_since ? ` ${when(status.status_since)}` : ""),
+      h("dt", {}, t("last_reading")), h("dd", {}, status ? `${when(status.last_reading_ts)} · ${status.last_total_m3 ?? "—"} m³` : "—"));
+    fill(s, kv, h("p", {}, h("a", { href: "#/" }, t("back"))));
+  });
+  guarded(flow, async (s) => {
+    const last = ((await api(`/api/v1/meters/status?meter_id=${id}`)).items[0] || {}).last_reading_ts;
+    const end = last ? new Date(new Date(last).getTime() + 1000) : new Date();
+    const start = new Date(end.getTime() - 7 * 86400e3);
+    const buckets = await api(`/api/v1/meters/${id}/readings?from=${start.toISOString()}&to=${end.toISOString()}&bucket=1h`);
+    fill(s, h("div", { class: "chart" }, lineChart(buckets.map((b) => ({ t: new Date(b.bucket), v: b.mean_flow_m3h })), t("m3h"))));
+  });
+  guarded(volume, async (s) => {
+    const days = await api(`/api/v1/meters/${id}/daily-volumes`);
+    // what reports count (a correction's volume; none for an invalid or implausible day), in grey
+    // where the day is not a metered one
+    fill(s, h("div", { class: "chart" }, barChart(days.map((d) => ({ label: d.day, v: Number(d.reported_m3), muted: d.method !== "metered" })), t("m3"))));
+  });
+  guarded(corrections, (s) => correctionsCard(s, id));
+  const loadCalibrations = async (s) => {
+    const page = await api(`/api/v1/meters/${id}/calibrations?limit=20`);
+    const rows = page.items.map((c) => h("tr", {}, h("td", {}, c.calibrated_on),
+      h("td", {}, pill(c.result === "pass" ? "online" : "offline", t(`result_${c.result}`))), h("td", {}, c.certificate_no || "—")));
+    const list = rows.length ? table([t("calibrated_on"), t("result"), t("certificate")], rows) : h("p", { class: "muted" }, t("none"));
+    if (!canAct()) return fill(s, list);
+    const error = h("p", { class: "error", role: "alert" });
+    const form = h("form", { id: "calibration-form", onsubmit: async (event) => {
+      event.preventDefault();
+      const body = { calibrated_on: form.elements.calibrated_on.value, result: form.elements.result.value,
+        certificate_no: form.elements.certificate_no.value || null };
+      try {
+        await api(`/api/v1/meters/${id}/calibrations`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+        loadCalibrations(s);
+      } catch (e) { error.textContent = e.message; }
+    } },
+      h("label", { for: "calibrated_on" }, t("calibrated_on")), h("input", { id: "calibrated_on", name: "calibrated_on", type: "date", required: true }),
+      h("label", { for: "result" }, t("result")),
+      h("select", { id: "result", name: "result" }, h("option", { value: "pass" }, t("result_pass")), h("option", { value: "fail" }, t("result_fail"))),
+      h("label", { for: "certificate_no" }, t("certificate")), h("input", { id: "certificate_no", name: "certificate_no" }),
+      h("button", { type: "submit" }, t("record_calibration")), error);
+    fill(s, list, form);
+  };
+  guarded(calibrations, loadCalibrations);
+  guarded(history, async (s) => {
+    const page = await api(`/api/v1/meters/${id}/status/history?limit=20`);
+    fill(s, table([t("at"), t("status"), t("reason")], page.items.map((c) => h("tr", {}, h("td", {}, when(c.at)), h("td", {}, pill(c.status)), h("td", {}, c.reason)))));
+  });
+}
+
+
+// Corrections: every role may correct (auditors and operators both review volumes); each one is kept
+// with who, when, the volume before and after; revoking one puts the register's volume back.
+async function correctionsCard(section, id) {
+  const [page, days] = await Promise.all([
+    api(`/api/v1/meters/${id}/corrections?limit=50`), api(`/api/v1/meters/${id}/daily-volumes`)]);
+  const error = h("p", { class: "error", role: "alert" });
+  const reload = () => guarded(section, (s) => correctionsCard(s, id));
+  const rows = page.items.map((c) => h("tr", { "data-correction": c.id, class: c.revoked_at ? "revoked" : null },
+    h("td", {}, c.day), h("td", {}, t(`correction_${c.kind}`)), h("td", { class: "num" }, c.volume_m3 ?? "—"),
+    h("td", { class: "num" }, c.previous_m3 ?? "—"), h("td", {}, c.reason), h("td", {}, c.evidence || "—"),
+    h("td", {}, `${c.created_by} ${when(c.created_at)}`),
+    h("td", {}, c.revoked_at ? `${t("revoked")}: ${c.revoke_reason}` : h("button", { type: "button", class: "revoke", onclick: async () => {
+      const reason = prompt(t("revoke_reason"));
+      if (!reason) return;
+      try {
+        await api(`/api/v1/corrections/${c.id}/revoke`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ reason }) });
+        reload();
+      } catch (e) { error.textContent = e.message; }
+    } }, t("revoke")))));
+  const list = rows.length
+    ? h("div", { class: "scroll" }, table([t("day"), t("kind"), t("corrected_m3"), t("previous_m3"), t("reason"), t("evidence"), t("by"), t("state")], rows))
+    : h("p", { class: "muted" }, t("none"));
+  const shown = days.filter((d) => d.correction_id).map((d) => `${d.day}: ${t(`method_${d.method}`)} ${d.reported_m3} m³ (${t("register")} ${d.volume_m3} m³)`);
+  const form = h("form", { id: "correction-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const kind = form.elements.kind.value;
+    const body = { day: form.elements.day.value, kind, reason: form.elements.reason.value,
+      evidence: form.elements.evidence.value || null, volume_m3: kind === "volume" ? form.elements.volume_m3.value : null };
+    try {
+      await api(`/api/v1/meters/${id}/corrections`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      reload();
+    } catch (e) { error.textContent = e.message; }
+  } },
+    h("label", { for: "correction-day" }, t("day")), h("input", { id: "correction-day", name: "day", type: "date", required: true }),
+    h("label", { for: "correction-kind" }, t("kind")),
+    h("select", { id: "correction-kind", name: "kind" }, h("option", { value: "volume" }, t("correction_volume")), h("option", { value: "invalid" }, t("correction_invalid"))),
+    h("label", { for: "correction-volume" }, t("corrected_m3")), h("input", { id: "correction-volume", name: "volume_m3", type: "number", min: "0", step: "0.001" }),
+    h("label", { for: "correction-reason" }, t("reason")), h("input", { id: "correction-reason", name: "reason", required: true }),
+    h("label", { for: "correction-evidence" }, t("evidence")), h("input", { id: "correction-evidence", name: "evidence" }),
+    h("button", { type: "submit" }, t("record_correction")), error);
+  fill(section, shown.length ? h("p", { class: "corrected-days" }, shown.join(" · ")) : null, list, form);
+}
