@@ -59,19 +59,21 @@ def changes(current: Mapping[str, MeterStatus | None], observed: Mapping[str, Ob
 
 def online_share(
     transitions: Sequence[tuple[datetime, MeterStatus]], start: datetime, end: datetime
-) -> float:
-    """The share of [start, end) a meter was online, from its transitions (sorted by time).
-
-    The status before the first transition in the window is the last one before ``start``.
-    """
-    span = (end - start).total_seconds()
+) -> float | None:
+    """The share of [start, end) a meter was online, of the part of it the status machine watched
+    (from its first recorded transition on); None when it watched none of it (sorted transitions).
+    The status before the first transition in the window is the last one before ``start``."""
+    if not transitions:
+        return None
+    watched_from = max(start, transitions[0][0])
+    span = (end - watched_from).total_seconds()
     if span <= 0:
-        return 0.0
+        return None
     online = 0.0
     state = MeterStatus.NEVER_REPORTED
-    at = start
+    at = watched_from
     for ts, status in transitions:
-        if ts <= start:
+        if ts <= watched_from:
             state = status
             continue
         if ts >= end:
@@ -84,9 +86,21 @@ def online_share(
     return round(online / span, 6)
 
 
-def completeness(
-    readings: int, report_interval: timedelta, day_length: timedelta = timedelta(days=1)
+def observed_share(
+    transitions: Sequence[tuple[datetime, MeterStatus]], start: datetime, end: datetime
 ) -> float:
-    """到报率: readings received ÷ readings expected in the day (capped at 1)."""
-    expected = day_length / report_interval
-    return round(min(1.0, readings / expected), 6) if expected else 0.0
+    """How much of [start, end) the status machine watched (from the meter's first transition)."""
+    span = (end - start).total_seconds()
+    if not transitions or span <= 0:
+        return 0.0
+    watched = (end - max(start, min(end, transitions[0][0]))).total_seconds()
+    return round(max(0.0, watched) / span, 6)
+
+
+def completeness(
+    readings: int, report_interval: timedelta, elapsed: timedelta = timedelta(days=1)
+) -> float | None:
+    """到报率: readings received ÷ readings expected in the (elapsed part of the) day, capped at 1;
+    None for a day that has not begun."""
+    expected = elapsed / report_interval
+    return round(min(1.0, readings / expected), 6) if expected > 0 else None

@@ -154,6 +154,15 @@ class DailyVolumeOut(BaseModel):
     correction_reason: str | None = None
 
 
+class MeterDayOut(BaseModel):
+    day: date
+    online_share: float | None = Field(description="null: the status sweep did not watch that time")
+    observed_share: float = Field(description="how much of the day the status sweep watched")
+    readings: int
+    completeness: float | None = Field(description="到报率: readings received ÷ expected")
+    partial: bool = Field(description="the day is not over: judged on the part that has passed")
+
+
 class AnnualVolumeOut(BaseModel):
     intake_code: str
     year: int

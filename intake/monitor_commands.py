@@ -106,7 +106,9 @@ def cmd_daily(args: argparse.Namespace) -> int:
     settings = _settings()
     with connect(settings.database_url, "intake-meters", autocommit=True) as conn:
         rows = queries.meter_days(conn, args.meter, args.since, args.to, settings.timezone)
-    emit(rows, args.format, ["day", "online_share", "readings", "completeness"])
+    emit(rows, args.format, ["day", "online_share", "observed_share", "readings", "completeness", "partial"])
+    if args.format == "table" and any(r["online_share"] is None for r in rows):
+        print("— : not watched (before the meter's first recorded status, or not yet)")
     return 0
 
 

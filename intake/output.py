@@ -21,9 +21,10 @@ def emit(rows: list[dict[str, object]], fmt: str, columns: list[str]) -> None:
     elif fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=columns)
         writer.writeheader()
-        writer.writerows({k: safe_text(v) for k, v in row.items()} for row in rows)
-    else:
-        widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) if rows else len(c) for c in columns}
+        writer.writerows({k: "" if v is None else safe_text(v) for k, v in row.items()} for row in rows)
+    else:  # a missing figure is shown as "—", never as 0 or "None"
+        text = [{c: "—" if r[c] is None else str(r[c]) for c in columns} for r in rows]
+        widths = {c: max(len(c), *(len(r[c]) for r in text)) if text else len(c) for c in columns}
         print("  ".join(c.ljust(widths[c]) for c in columns))
-        for row in rows:
-            print("  ".join(str(row[c]).ljust(widths[c]) for c in columns))
+        for row in text:
+            print("  ".join(row[c].ljust(widths[c]) for c in columns))

@@ -11,7 +11,15 @@ import psycopg
 from anomaly.ledger import (
     LedgerError,
 )
-from anomaly.status import MeterStatus, Observed, changes, completeness, judge, online_share
+from anomaly.status import (
+    MeterStatus,
+    Observed,
+    changes,
+    completeness,
+    judge,
+    observed_share,
+    online_share,
+)
 from infra.calendar import day_bounds, day_start
 
 Conn = psycopg.Connection[Any]
@@ -81,9 +89,14 @@ def fleet_summary(conn: Conn) -> list[dict[str, Any]]:
     return list(table.values())
 
 
-def meter_days(conn: Conn, meter_id: str, since: date, until: date, zone: str) -> list[dict[str, Any]]:
-    """Per day: the share of it the meter was online, and 到报率 (readings received ÷ expected)."""
+def meter_days(
+    conn: Conn, meter_id: str, since: date, until: date, zone: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Per day: the share of it the meter was online (None for time the status machine did not
+    watch: before the meter's first recorded status), how much of it was watched, and 到报率
+    (readings received ÷ expected, against the part of today that has passed: ``partial``)."""
     tz = ZoneInfo(zone)
+    now = now or datetime.now(tz)
     row = conn.execute(INTERVAL, (meter_id,)).fetchone()
     if row is None:
         raise LedgerError(f"no meter {meter_id}")
@@ -95,12 +108,15 @@ def meter_days(conn: Conn, meter_id: str, since: date, until: date, zone: str) -
     day = since
     while day <= until:
         start, stop = day_bounds(day, tz)  # in UTC: a daylight-saving day has 23 or 25 hours
+        until_now = min(stop, max(start, now))
         out.append(
             {
                 "day": day.isoformat(),
-                "online_share": online_share(transitions, start, stop),
+                "online_share": online_share(transitions, start, until_now),
+                "observed_share": observed_share(transitions, start, until_now),
                 "readings": readings.get(day, 0),
-                "completeness": completeness(readings.get(day, 0), interval, stop - start),
+                "completeness": completeness(readings.get(day, 0), interval, until_now - start),
+                "partial": until_now < stop,
             }
         )
         day += timedelta(days=1)

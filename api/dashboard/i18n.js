@@ -29,6 +29,8 @@ const LABELS = {
     corrected_m3: "更正后(m³)", previous_m3: "更正前(m³)", evidence: "证据", by: "更正人", revoked: "已撤销",
     revoke: "撤销", revoke_reason: "撤销原因", record_correction: "登记更正", register: "表计读数",
     method_corrected: "已更正", method_invalid: "无效", method_metered: "计量", method_incomplete: "不完整",
+    reporting: "在线率与到报率（近7天）", online_share: "在线率", completeness: "到报率",
+    not_watched: "—：状态监测尚未覆盖该时段（首次状态记录之前），不计为离线。", partial_day: "*：当天未结束，按已过时段计算。",
   },
   en: {
     title: "Water-intake metering", nav_overview: "Overview", nav_map: "Map", nav_findings: "Findings",
@@ -57,5 +59,8 @@ const LABELS = {
     corrected_m3: "Corrected (m³)", previous_m3: "Before (m³)", evidence: "Evidence", by: "By", revoked: "Revoked",
     revoke: "Revoke", revoke_reason: "Why revoke it?", record_correction: "Record a correction", register: "register",
     method_corrected: "corrected", method_invalid: "invalid", method_metered: "metered", method_incomplete: "incomplete",
+    reporting: "Online and reporting (last 7 days)", online_share: "Online", completeness: "Readings received",
+    not_watched: "—: the status sweep did not watch this time yet (before the meter's first recorded status); not counted as offline.",
+    partial_day: "*: today so far.",
   },
 };

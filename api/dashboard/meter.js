@@ -8,7 +8,8 @@ async function meterPage(meterId) {
   const history = card("history", t("history"));
   const calibrations = card("meter-calibrations", t("calibration_records"));
   const corrections = card("meter-corrections", t("corrections"), true);
-  view.replaceChildren(info, flow, volume, corrections, calibrations, history);
+  const reporting = card("meter-days", t("reporting"));
+  view.replaceChildren(info, flow, volume, reporting, corrections, calibrations, history);
   const id = encodeURIComponent(meterId);
   guarded(info, async (s) => {
     const meter = await api(`/api/v1/meters/${id}`);
@@ -35,6 +36,15 @@ async function meterPage(meterId) {
     fill(s, h("div", { class: "chart" }, barChart(days.map((d) => ({ label: d.day, v: Number(d.reported_m3), muted: d.method !== "metered" })), t("m3"))));
   });
   guarded(corrections, (s) => correctionsCard(s, id));
+  guarded(reporting, async (s) => {
+    const days = await api(`/api/v1/meters/${id}/days?days=7`);
+    const share = (v) => (v === null ? "—" : `${Math.round(v * 1000) / 10}%`);
+    const rows = days.map((d) => h("tr", { "data-day": d.day }, h("td", {}, d.day + (d.partial ? " *" : "")),
+      h("td", { class: "num online-share" }, share(d.online_share)), h("td", { class: "num" }, share(d.completeness))));
+    const unwatched = days.some((d) => d.online_share === null);
+    fill(s, table([t("day"), t("online_share"), t("completeness")], rows, [1, 2]),
+      h("p", { class: "muted" }, [unwatched ? t("not_watched") : "", days.some((d) => d.partial) ? ` ${t("partial_day")}` : ""].join("")));
+  });
   const loadCalibrations = async (s) => {
     const page = await api(`/api/v1/meters/${id}/calibrations?limit=20`);
     const rows = page.items.map((c) => h("tr", {}, h("td", {}, c.calibrated_on),

@@ -30,6 +30,7 @@ from api.schemas import (
     BucketOut,
     CountyStatus,
     DailyVolumeOut,
+    MeterDayOut,
     MeterStatusName,
     MeterStatusOut,
     ReadingOut,
@@ -77,6 +78,25 @@ def status_history(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[Stat
     meter_or_404(db, meter_id)
     found, total = queries.paged(db, queries.STATUS_HISTORY, {"meter": meter_id, **page.model_dump()})
     return page_of([StatusChangeOut(**r) for r in found], total, page)
+
+
+@router.get("/meters/{meter_id}/days", response_model=list[MeterDayOut], responses=responses(404))
+def meter_days(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    meter_id: str,
+    days: Annotated[
+        int, Query(ge=1, le=366, description="the last this many local days, today included")
+    ] = 7,
+) -> list[MeterDayOut]:
+    """Per local day: the share of it the meter was online (null for time the status sweep did not
+    watch: before the meter's first recorded status), the share watched, and 到报率 (readings
+    received ÷ expected; today against the part of it that has passed)."""
+    meter_or_404(db, meter_id)
+    today = datetime.now(config.zone).date()
+    rows = aq.meter_days(db, meter_id, today - timedelta(days=days - 1), today, config.timezone)
+    return [MeterDayOut(**r) for r in rows]
 
 
 @router.get(

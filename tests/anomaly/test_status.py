@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from anomaly.status import MeterStatus, Observed, changes, completeness, judge, online_share
+from anomaly.status import MeterStatus, Observed, changes, completeness, judge, observed_share, online_share
 
 NOW = datetime(2026, 9, 30, 12, tzinfo=UTC)
 INSTALLED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -54,10 +54,27 @@ def test_online_share_of_a_day() -> None:
         (day + timedelta(hours=12), MeterStatus.ONLINE),
     ]
     assert online_share(transitions, day, day + timedelta(days=1)) == 0.75
-    assert online_share([], day, day + timedelta(days=1)) == 0.0
+
+
+def test_time_the_status_machine_did_not_watch_has_no_share() -> None:
+    """Before a meter's first recorded status the service did not watch it: not "offline all day" but
+    unknown. A day it began watching at noon has the share of the half it watched."""
+    day = datetime(2026, 9, 30, tzinfo=UTC)
+    assert online_share([], day, day + timedelta(days=1)) is None
+    later = [(day + timedelta(days=3), MeterStatus.ONLINE)]
+    assert online_share(later, day, day + timedelta(days=1)) is None
+    from_noon = [
+        (day + timedelta(hours=12), MeterStatus.ONLINE),
+        (day + timedelta(hours=18), MeterStatus.OFFLINE),
+    ]
+    assert online_share(from_noon, day, day + timedelta(days=1)) == 0.5
+    assert observed_share(from_noon, day, day + timedelta(days=1)) == 0.5
 
 
 def test_completeness() -> None:
     assert completeness(96, QUARTER) == 1.0
     assert completeness(72, QUARTER) == 0.75
     assert completeness(200, QUARTER) == 1.0
+    # a day not over yet: readings against the part of it that has passed
+    assert completeness(36, QUARTER, timedelta(hours=9)) == 1.0
+    assert completeness(0, QUARTER, timedelta(0)) is None

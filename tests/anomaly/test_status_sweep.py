@@ -88,9 +88,37 @@ def test_online_share_and_completeness_per_day(database_url: str, tmp_path: Path
     )
     assert done.returncode == 0, done.stderr
     assert orjson.loads(done.stdout) == [
-        {"day": "2026-09-29", "online_share": 0.75, "readings": 18, "completeness": 0.75},  # 18 of 24 hourly
-        {"day": "2026-09-30", "online_share": 0.0, "readings": 0, "completeness": 0.0},
-    ]
+        # 18 of 24 hourly readings; online from midnight to 18:00 of the 24 hours it watched
+        {"day": "2026-09-29", "online_share": 0.75, "observed_share": 1.0, "readings": 18,
+         "completeness": 0.75, "partial": False},
+        {"day": "2026-09-30", "online_share": 0.0, "observed_share": 1.0, "readings": 0, "completeness": 0.0,
+         "partial": False},
+    ]  # fmt: skip
+
+
+def test_days_before_the_status_machine_watched_have_no_online_share(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A meter whose readings were stored before the first status sweep ran: 24 of 24 readings, but
+    nobody watched whether it was online, so the share is unknown ("—"), not 0."""
+    fleet(database_url, tmp_path)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO daily_volumes (meter_id, day, volume_m3, readings, coverage, method) "
+            "VALUES ('M-JP-1', '2026-09-28', 10, 24, 1, 'metered')"
+        )
+        conn.execute(
+            "INSERT INTO meter_status_changes VALUES ('M-JP-1', '2026-09-29 12:00+08', 'online', 'reading')"
+        )
+    env = {"INTAKE_DATABASE_URL": database_url}
+    args = ("meters", "daily", "--meter", "M-JP-1", "--from", "2026-09-28", "--to", "2026-09-29")
+    done = intake(*args, "--format", "json", **env)
+    assert done.returncode == 0, done.stderr
+    first, second = orjson.loads(done.stdout)
+    assert (first["online_share"], first["observed_share"], first["completeness"]) == (None, 0.0, 1.0)
+    assert (second["online_share"], second["observed_share"]) == (1.0, 0.5)
+    table = intake(*args, **env)
+    assert "—" in table.stdout.splitlines()[1] and "not watched" in table.stdout
 
 
 def test_monitor_sweeps_until_sigterm(database_url: str, tmp_path: Path) -> None:
@@ -151,5 +179,6 @@ def test_a_23_hour_day_is_fully_online_and_complete(database_url: str, tmp_path:
     )
     assert done.returncode == 0, done.stderr
     assert orjson.loads(done.stdout) == [
-        {"day": "2026-03-08", "online_share": 1.0, "readings": 23, "completeness": 1.0}
-    ]
+        {"day": "2026-03-08", "online_share": 1.0, "observed_share": 1.0, "readings": 23, "completeness": 1.0,
+         "partial": False}
+    ]  # fmt: skip

@@ -197,6 +197,9 @@ def test_an_auditor_corrects_a_day_on_the_meter_page_and_revokes_it(
     fresh(browser, server, tokens[Role.AUDITOR])
     browser.get(f"{server}/#/meter/{meter}")
     form = wait_for(browser, "#correction-form")
+    # and the days the status sweep never watched show no online share ("—"), not 0 %
+    reporting = wait_for(browser, "#meter-days table").find_element(By.XPATH, "..").text
+    assert "—" in reporting and "状态监测尚未覆盖" in reporting
     browser.execute_script("document.getElementById('correction-day').value = arguments[0]", day["day"])
     form.find_element(By.ID, "correction-volume").send_keys("77.5")
     form.find_element(By.ID, "correction-reason").send_keys("读数核对")

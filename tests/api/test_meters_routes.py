@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import openpyxl
@@ -179,3 +179,26 @@ def test_errors_are_problem_documents(client: TestClient, tokens: dict[Role, str
     assert "status" in typo.json()["detail"]  # the parameters it does take are named
     wrong_method = client.delete("/api/v1/meters", headers=auditor)
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET, HEAD, POST"
+
+
+def test_a_meters_days_show_no_online_share_for_time_not_watched(
+    client: TestClient, county_url: str, tokens: dict[Role, str]
+) -> None:
+    """The sample county's six weeks were stored before its one status sweep: those days have readings
+    (到报率) but no online share; today is judged on the part of it that has passed."""
+    auditor = bearer(tokens[Role.AUDITOR])
+    meter = client.get("/api/v1/meters/status", headers=auditor, params={"status": "online"}).json()["items"][
+        0
+    ]
+    days = client.get(f"/api/v1/meters/{meter['meter_id']}/days", headers=auditor, params={"days": 7}).json()
+    with psycopg.connect(county_url) as conn:
+        first = conn.execute(
+            "SELECT min(at) FROM meter_status_changes WHERE meter_id = %s", (meter["meter_id"],)
+        ).fetchone()
+    assert first is not None and first[0] is not None
+    watched_from = first[0].date()
+    before = [d for d in days if date.fromisoformat(d["day"]) < watched_from]
+    assert before and all(d["online_share"] is None and d["observed_share"] == 0.0 for d in before)
+    assert all(d["completeness"] is not None and d["completeness"] > 0 for d in before)  # readings were there
+    assert days[-1]["partial"] is True and days[-1]["online_share"] is not None
+    assert client.get("/api/v1/meters/nobody/days", headers=auditor).status_code == 404

@@ -23,6 +23,7 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
         {"params": {"from": "2026-01-01T00:00:00+08:00", "to": "2026-01-02T00:00:00+08:00"}},
     ),
     ("GET", "/api/v1/meters/{meter_id}/daily-volumes"): (AUD, {}),
+    ("GET", "/api/v1/meters/{meter_id}/days"): (AUD, {}),
     ("GET", "/api/v1/annual-volumes"): (AUD, {}),
     ("GET", "/api/v1/map.geojson"): (AUD, {}),
     ("GET", "/api/v1/intakes"): (AUD, {}),
