@@ -40,14 +40,15 @@ def store_isolating(
     messages: Sequence[Message],
     meters: Mapping[str, MeterInfo],
     zone: ZoneInfo,
-    tails: Mapping[str, Tail],
+    tails: dict[str, Tail],
     max_refused_share: float,
 ) -> tuple[StoreResult, int]:
     """Store the batch, rejecting what is the data's fault; the result and how many parts were split
     off. Raises :class:`SystemicError` (rolled back) when the refusal is not the data's fault. The
-    caller applies ``result.tails`` after this returns (the transaction has committed by then)."""
+    caller applies ``result.tails`` after this returns (the transaction has committed by then); in
+    the common case the store has already done so."""
     try:  # the common case: one plain transaction, no savepoints
-        return store(conn, messages, meters, zone, dict(tails)), 0
+        return store(conn, messages, meters, zone, tails), 0  # updates ``tails`` once committed
     except psycopg.Error as exc:
         if not is_data_error(exc):
             raise  # systemic: the caller retries it, acknowledging nothing

@@ -56,6 +56,8 @@ GROUP BY 1 HAVING sum(d.reported_m3) > 0"""
 RESETS = (
     "SELECT meter_id, ts, kind, total_before, total_after FROM meter_events WHERE kind = 'reset' AND ts >= %s"
 )
+# The meter-fault rules (stuck, over capacity, flow mismatch) look at the last two weeks of days.
+METER_RULE_DAYS = 14
 RECENT_DAYS = """
 SELECT meter_id, day, volume_m3, coverage, coalesce(flow_m3 > 0, false), flow_m3, flags && '{implausible}'
 FROM daily_volumes WHERE day > %(as_of)s::date - %(days)s AND day <= %(as_of)s
@@ -142,7 +144,7 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         resets[meter_id].append(TotalizerEvent(ts, kind, before, after))
     recent: dict[str, list[MeterDay]] = defaultdict(list)
     for meter_id, day, volume, coverage, flowing, flow, implausible in conn.execute(
-        RECENT_DAYS, {"as_of": as_of, "days": 7}
+        RECENT_DAYS, {"as_of": as_of, "days": METER_RULE_DAYS}
     ):
         recent[meter_id].append(MeterDay(day, volume, coverage, flowing, flow, implausible))
     clock_ahead = {
