@@ -119,7 +119,9 @@ def annual_volume(
             fill, what = year_rate, f"the year's {credible_days} credible days"
         else:
             fill, what = capacity or Decimal(0), "the design daily capacity"
-        if unknown:
+        if unknown and rates and rates[-1][1:] == (fill, what):
+            rates[-1] = (rates[-1][0] + unknown, fill, what)  # one line for a run at the same rate
+        elif unknown:
             rates.append((unknown, fill, what))
         guess = fill * unknown + (capacity or Decimal(0)) * no_meter
         volume += got.volume_m3 + guess

@@ -46,6 +46,11 @@ class Unprocessable(ApiProblem):
     title = "Invalid input"
 
 
+class TooManyRequests(ApiProblem):
+    status = 429
+    title = "Too many requests"
+
+
 class Unavailable(ApiProblem):
     status = 503
     title = "Service unavailable"

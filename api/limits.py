@@ -21,20 +21,10 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import ApiProblem
+from api.errors import TooManyRequests
 
 UPLOAD_PATHS = frozenset({"/api/v1/registry/import"})
 RETRY_AFTER_S = 5
-
-
-class PayloadTooLarge(ApiProblem):
-    status = 413
-    title = "Payload too large"
-
-
-class TooManyRequests(ApiProblem):
-    status = 429
-    title = "Too many requests"
 
 
 @dataclass(frozen=True, slots=True)

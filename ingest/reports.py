@@ -7,17 +7,6 @@ from typing import Any
 
 import psycopg
 
-DAILY_COLUMNS = [
-    "day",
-    "volume_m3",
-    "reported_m3",
-    "method",
-    "readings",
-    "coverage",
-    "flags",
-    "flow_m3",
-    "correction",
-]
 STATUS_COLUMNS = [
     "meter_id",
     "last_reading_ts",
@@ -35,6 +24,22 @@ SELECT d.day, d.volume_m3, d.reported_m3,
        d.readings, d.coverage, d.flags, d.flow_m3, d.known, d.credible, c.id, c.reason
 FROM daily_volumes d LEFT JOIN volume_corrections c ON c.id = d.correction_id
 WHERE d.meter_id = %s AND d.day BETWEEN %s AND %s ORDER BY d.day"""
+DAILY_KEYS = (
+    "day",
+    "volume_m3",
+    "reported_m3",
+    "method",
+    "readings",
+    "coverage",
+    "flags",
+    "flow_m3",
+    "known",
+    "credible",
+    "correction_id",
+    "reason",
+)
+# What `intake volumes daily` prints: the day as stored, and the correction in force (number: reason).
+DAILY_COLUMNS = [*DAILY_KEYS[:8], "correction"]
 STATUS = """
 SELECT m.meter_id, s.last_reading_ts, s.last_received_at, s.last_total_m3, s.last_status, s.last_status_at
 FROM meters m LEFT JOIN meter_state s ON s.meter_id = m.meter_id
@@ -59,22 +64,6 @@ def daily_volumes(
         }
         for row in daily_rows(conn, meter_id, since, until)
     ]
-
-
-DAILY_KEYS = (
-    "day",
-    "volume_m3",
-    "reported_m3",
-    "method",
-    "readings",
-    "coverage",
-    "flags",
-    "flow_m3",
-    "known",
-    "credible",
-    "correction_id",
-    "reason",
-)
 
 
 def daily_rows(

@@ -107,4 +107,9 @@ def test_reports_from_a_swept_registry(database_url: str, tmp_path: Path) -> Non
     # 2026 up to 20 November: 324 metered days of 500 m³ = 16.2 万m³; 2023-2025 had a meter but no data:
     # estimated at the design capacity (800 m³/day) -> 29.2 万m³ a year, 推算
     assert rows["I-JP-1"][6:10] == (29.2, 29.28, 29.2, 16.2)  # numeric cells; 2024 has 366 days
-    assert rows["I-JP-1"][10:] == ("推算", "2023:推算；2024:推算；2025:推算；2026:监测计量")
+    assert rows["I-JP-1"][10:12] == ("推算", "2023:推算；2024:推算；2025:推算；2026:监测计量")
+    basis = str(rows["I-JP-1"][12]).split("；")
+    assert basis[0] == (
+        "2023: 0 of 365 days measured; 365 days estimated at 800.000 m³/d (the design daily capacity)"
+    )
+    assert basis[3].startswith("2026: 324 of 324 days measured")

@@ -37,7 +37,8 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
 # Rules that OpenAPI cannot state, so schema-valid input may still be refused (422); each has its own
 # test: 'to' after 'from' and at most 20,000 buckets, a year not after the as-of day, days from 2000
 # to today (test_meters_routes); removed_on not before installed_on, a calibration not in the future,
-# and a workbook's contents (test_registry_routes).
+# and a workbook's contents (test_registry_routes); a correction's volume given for kind 'volume' only,
+# as a decimal, its days already local days of the meter's service (test_corrections).
 CROSS_FIELD_RULES = {
     ("POST", "/api/v1/registry/import"),
     ("GET", "/api/v1/meters/{meter_id}/readings"),
@@ -48,6 +49,7 @@ CROSS_FIELD_RULES = {
     ("POST", "/api/v1/meters"),
     ("PATCH", "/api/v1/meters/{meter_id}"),
     ("POST", "/api/v1/meters/{meter_id}/calibrations"),
+    ("POST", "/api/v1/meters/{meter_id}/corrections"),
 }
 
 
