@@ -14,7 +14,9 @@ from enum import StrEnum
 
 from anomaly.findings import Finding
 
-STATUS_RULES = frozenset({"meter_offline", "clock_skew"})  # conditions that clear by themselves
+STATUS_RULES = frozenset(
+    {"meter_offline", "clock_skew", "meter_alarm"}
+)  # conditions that clear by themselves
 
 
 class State(StrEnum):

@@ -216,3 +216,49 @@ def clock_skew(meter: Meter, skew: timedelta, as_of: date, th: Thresholds) -> li
             Severity.WARNING,
         )
     ]
+
+
+# Alarms a meter or its RTU reports that need someone on site (devices/szy206.py names an RTU's
+# alarm bits; an MQTT meter may say the same): the 中文 name for the finding, and how serious.
+FAULT_ALARMS: dict[str, tuple[str, Severity]] = {
+    "flow_meter_fault": ("流量仪表故障", Severity.ALERT),
+    "memory_fault": ("存储器异常", Severity.ALERT),
+    "ac_power_off": ("交流电停电", Severity.WARNING),
+    "battery_low": ("蓄电池电压低", Severity.WARNING),
+    "low_battery": ("蓄电池电压低", Severity.WARNING),
+    "box_door_open": ("终端箱门开启", Severity.WARNING),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSeen:
+    alarm: str
+    readings: int  # readings of the last day that carried it
+    last_ts: datetime
+
+
+def meter_alarms(meter: Meter, seen: Sequence[AlarmSeen], as_of: date) -> list[Finding]:
+    """Readings of the last day carried a fault alarm (a flow-meter fault, a power cut, ...)."""
+    faults = sorted((a for a in seen if a.alarm in FAULT_ALARMS), key=lambda a: a.alarm)
+    if not faults:
+        return []
+    severity = (
+        Severity.ALERT
+        if any(FAULT_ALARMS[a.alarm][1] is Severity.ALERT for a in faults)
+        else Severity.WARNING
+    )
+    evidence: dict[str, str | int | float] = {a.alarm: a.readings for a in faults}
+    evidence["last_at"] = max(a.last_ts for a in faults).isoformat()
+    what = "、".join(
+        f"{FAULT_ALARMS[a.alarm][0]}（{a.readings}次，最近{a.last_ts.isoformat()}）" for a in faults
+    )
+    return [
+        _metering(
+            "meter_alarm",
+            meter,
+            as_of,
+            f"计量设施{meter.meter_id}近一天报警：{what}",
+            evidence,
+            severity,
+        )
+    ]

@@ -233,6 +233,7 @@ def running_normally(snapshot: Snapshot, open_rules: Mapping[str, set[str]]) -> 
         "flow_mismatch",
         "over_design_capacity",
         "clock_skew",
+        "meter_alarm",
     }
     return {
         i.code: i.status is not ConstructionStatus.DECOMMISSIONED

@@ -15,7 +15,7 @@ from decimal import Decimal
 from anomaly import meter_rules, permit_rules
 from anomaly.annual import MonthMeasured
 from anomaly.findings import Finding
-from anomaly.meter_rules import MeterDay, TotalizerEvent
+from anomaly.meter_rules import AlarmSeen, MeterDay, TotalizerEvent
 from anomaly.thresholds import Thresholds
 from devices.calibration import CalibrationPeriods, next_due
 from devices.model import ConstructionStatus, Intake, Meter, Permit
@@ -35,6 +35,7 @@ RULES = (
     "over_design_capacity",
     "flow_mismatch",
     "clock_skew",
+    "meter_alarm",
 )
 
 
@@ -57,6 +58,7 @@ class Snapshot:
     resets: dict[str, list[TotalizerEvent]] = field(default_factory=dict)  # meter id -> this year's resets
     recent_days: dict[str, list[MeterDay]] = field(default_factory=dict)  # meter id -> last days
     clock_ahead: dict[str, timedelta] = field(default_factory=dict)  # meter id -> its clock's lead, last day
+    alarms: dict[str, list[AlarmSeen]] = field(default_factory=dict)  # meter id -> alarms of the last day
 
 
 def _ytd(snapshot: Snapshot, code: str) -> Decimal:
@@ -118,6 +120,7 @@ def _meter_findings(snapshot: Snapshot, periods: CalibrationPeriods, th: Thresho
         found += meter_rules.flow_mismatch(meter, days, as_of, th)
         if meter.meter_id in snapshot.clock_ahead:
             found += meter_rules.clock_skew(meter, snapshot.clock_ahead[meter.meter_id], as_of, th)
+        found += meter_rules.meter_alarms(meter, snapshot.alarms.get(meter.meter_id, []), as_of)
     return found
 
 

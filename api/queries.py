@@ -42,7 +42,8 @@ ORDER BY p.permit_no LIMIT %(limit)s OFFSET %(offset)s"""
 
 METERS = """
 SELECT m.meter_id, m.intake_code, m.meter_type, m.dn, m.serial, m.online_capable, m.report_interval_s,
-       m.totalizer_capacity_m3, m.installed_on, m.removed_on, i.county, count(*) OVER () AS total
+       m.totalizer_capacity_m3, m.installed_on, m.removed_on, m.rtu_address, m.rtu_channel, i.county,
+       count(*) OVER () AS total
 FROM meters m JOIN intakes i ON i.code = m.intake_code
 WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
   AND (%(intake)s::text IS NULL OR m.intake_code = %(intake)s)
@@ -88,11 +89,14 @@ FROM readings WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s
 GROUP BY 1 ORDER BY 1"""
 
 REJECTED = """
-SELECT id, received_at, topic, element, reason, message, encode(payload, 'escape') AS payload,
+SELECT id, received_at, source, meter_id, topic, peer, element, reason, message,
+       CASE WHEN source = 'mqtt' THEN 'text' ELSE 'hex' END AS payload_encoding,
+       CASE WHEN source = 'mqtt' THEN encode(payload, 'escape') ELSE upper(encode(payload, 'hex')) END AS payload,
        count(*) OVER () AS total
 FROM rejected_messages
 WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)
-  AND (%(meter)s::text IS NULL OR split_part(topic, '/', 2) = %(meter)s)
+  AND (%(source)s::text IS NULL OR source = %(source)s)
+  AND (%(meter)s::text IS NULL OR meter_id = %(meter)s)
   AND (%(from)s::timestamptz IS NULL OR received_at >= %(from)s)
   AND (%(to)s::timestamptz IS NULL OR received_at < %(to)s)
 ORDER BY received_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""

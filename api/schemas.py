@@ -57,6 +57,8 @@ class MeterOut(BaseModel):
     totalizer_capacity_m3: Decimal | None
     installed_on: date
     removed_on: date | None
+    rtu_address: str | None = Field(None, description="the SZY 206 RTU it is reached through: 211321-00012")
+    rtu_channel: int | None = Field(None, description="which of the RTU's flow meters it is")
     county: str | None = None
 
 
@@ -71,6 +73,14 @@ class MeterIn(Strict):
     totalizer_capacity_m3: int | None = Field(None, gt=0, le=10**15, description="whole m³")
     installed_on: date
     removed_on: date | None = None
+    rtu_address: str | None = Field(
+        None,
+        pattern=r"^[0-9]{6}-[0-9]{1,5}$",
+        description="the SZY 206 RTU it is reached through: region code and station address, 211321-00012",
+    )
+    rtu_channel: int | None = Field(
+        None, ge=1, le=64, description="which of the RTU's flow meters (default 1)"
+    )
 
 
 class MeterPatch(Strict):
@@ -83,6 +93,14 @@ class MeterPatch(Strict):
     report_interval_s: int | None = Field(None, gt=0, le=86_400 * 31)
     totalizer_capacity_m3: int | None = Field(None, gt=0, le=10**15, description="whole m³")
     removed_on: date | None = None
+    rtu_address: str | None = Field(
+        None,
+        pattern=r"^[0-9]{6}-[0-9]{1,5}$",
+        description="the SZY 206 RTU it is reached through: region code and station address, 211321-00012",
+    )
+    rtu_channel: int | None = Field(
+        None, ge=1, le=64, description="which of the RTU's flow meters (default 1)"
+    )
 
     @model_validator(mode="after")
     def _required_stay_set(self) -> MeterPatch:
@@ -297,11 +315,17 @@ class CorrectionOut(BaseModel):
 class RejectedOut(BaseModel):
     id: int
     received_at: datetime
-    topic: str
-    element: int | None
+    source: str = Field(description="the transport it came by: mqtt or szy206")
+    meter_id: str | None = Field(description="the meter it names, when one could be named")
+    topic: str | None = Field(description="MQTT: the topic it came on")
+    peer: str | None = Field(description="SZY 206 over TCP: the RTU's remote address")
+    element: int | None = Field(description="the refused element of a JSON array, or an RTU's channel")
     reason: str
     message: str
-    payload: str = Field(description="the message as received (bytes outside ASCII escaped)")
+    payload_encoding: Literal["text", "hex"]
+    payload: str = Field(
+        description="as received: MQTT payloads as text (bytes outside ASCII escaped), frames in hex"
+    )
 
 
 class UserOut(BaseModel):

@@ -35,9 +35,9 @@ import psycopg
 from api import accounts, queries
 from api.auth import Role
 from benchmarks.report import write_section
-from benchmarks.scratch import load_sample, scratch_database
-from benchmarks.server import api_server
+from benchmarks.scratch import load_sample
 from benchmarks.sweep import VOLUMES
+from infra.testbed import api_server, scratch_database
 
 ZONE = ZoneInfo("Asia/Shanghai")
 STATE = """

@@ -34,11 +34,11 @@ from pathlib import Path
 
 import psycopg
 
-from benchmarks.fleet import register_meters
 from benchmarks.report import write_section
 from benchmarks.stream import LiveStream, backlog, open_sessions, publish
 from infra import migrations
 from infra.sandbox import PrivateMosquitto, PrivatePostgres
+from infra.testbed import register_meters
 
 TOPIC = "meters/+/readings"
 DURABLE = {

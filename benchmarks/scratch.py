@@ -1,10 +1,7 @@
-"""A throwaway database beside the service's, and a sample county loaded into it, for benchmarks."""
+"""A sample county loaded into a scratch database (infra.testbed), for benchmarks."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -14,25 +11,6 @@ from devices import registry, sample
 from devices.calibration import CalibrationPeriods
 from devices.sample import SampleRegistry
 from devices.workbook import RawTable, headers_for
-from infra import migrations
-from infra.settings import Settings
-
-
-@contextmanager
-def scratch_database(prefix: str) -> Iterator[str]:
-    """A migrated database on the server of INTAKE_DATABASE_URL, dropped afterwards."""
-    admin = Settings().database_url.rsplit("/", 1)[0] + "/postgres"
-    name = f"{prefix}_{os.getpid()}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    url = admin.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        with psycopg.connect(url, autocommit=True) as conn:
-            migrations.migrate(conn)
-        yield url
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def load_sample(conn: psycopg.Connection[Any], intakes: int, today: date) -> SampleRegistry:

@@ -15,7 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devices.codec import Reading, encode_readings
+from devices.codec import encode_readings
+from devices.readings import Reading
 from devices.topics import readings_topic
 
 STEP = Decimal("0.25")  # m³ per reading: totals only grow, so the volumes are known exactly

@@ -19,8 +19,9 @@ import psycopg
 from anomaly import queries
 from anomaly.thresholds import Thresholds
 from benchmarks.report import write_section
-from benchmarks.scratch import load_sample, scratch_database
+from benchmarks.scratch import load_sample
 from devices.calibration import CalibrationPeriods
+from infra.testbed import scratch_database
 
 AS_OF = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)

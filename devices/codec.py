@@ -15,70 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import orjson
 
+from devices.readings import Reading, Reason, Refusal, Refused, Status, check_total
+
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
-MAX_TOTAL_M3 = Decimal(10) ** 12  # no totalizer counts a trillion m³: a corrupt value
 KNOWN_FIELDS = frozenset({"ts", "total_m3", "flow_m3h", "battery_v", "rssi", "alarms", "meter_id"})
-
-
-class Reason(StrEnum):
-    """Why a message (or one reading in it) was refused; stored with it in rejected_messages."""
-
-    BAD_TOPIC = "bad_topic"
-    UNKNOWN_METER = "unknown_meter"
-    INACTIVE_METER = "inactive_meter"
-    EMPTY_PAYLOAD = "empty_payload"
-    BAD_JSON = "bad_json"
-    NOT_OBJECT = "not_object"
-    EMPTY_BATCH = "empty_batch"
-    BATCH_TOO_LARGE = "batch_too_large"
-    ELEMENT_NOT_OBJECT = "element_not_object"
-    METER_MISMATCH = "meter_mismatch"
-    MISSING_TS = "missing_ts"
-    TS_WRONG_TYPE = "ts_wrong_type"
-    TS_UNPARSABLE = "ts_unparsable"
-    TS_NO_OFFSET = "ts_no_offset"
-    TS_TOO_EARLY = "ts_too_early"
-    TS_IN_FUTURE = "ts_in_future"
-    MISSING_TOTAL = "missing_total"
-    TOTAL_NOT_NUMBER = "total_not_number"
-    TOTAL_NEGATIVE = "total_negative"
-    TOTAL_TOO_LARGE = "total_too_large"
-    FLOW_INVALID = "flow_invalid"
-    BATTERY_INVALID = "battery_invalid"
-    RSSI_INVALID = "rssi_invalid"
-    ALARMS_INVALID = "alarms_invalid"
-    STATUS_INVALID = "status_invalid"
-    DB_REFUSED = "db_refused"
-
-
-@dataclass(frozen=True, slots=True)
-class Reading:
-    meter_id: str
-    ts: datetime  # device time, timezone-aware
-    total_m3: Decimal
-    flow_m3h: float | None = None
-    battery_v: float | None = None
-    rssi: int | None = None
-    alarms: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    reason: Reason
-    message: str
-    element: int | None = None  # index in an array payload; None: the whole message
-
-
-class Refused(Exception):
-    def __init__(self, reason: Reason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +65,12 @@ def _timestamp(value: Any, now: datetime, max_skew: timedelta) -> datetime:
     if ts < EARLIEST:
         raise Refused(Reason.TS_TOO_EARLY, f"ts {ts.isoformat()} is before {EARLIEST.date()}")
     if ts > now + max_skew:
+        ahead = round((ts - now).total_seconds())
         raise Refused(
             Reason.TS_IN_FUTURE,
-            f"ts {ts.isoformat()} is {(ts - now).total_seconds():.0f} s ahead of the collector's clock "
+            f"ts {ts.isoformat()} is {ahead} s ahead of the collector's clock "
             f"(limit {max_skew.total_seconds():.0f} s)",
+            ahead,
         )
     return ts
 
@@ -137,12 +83,7 @@ def _total(value: Any, capacity: Decimal | None) -> Decimal:
     total = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)  # the digits the meter sent
     if total < 0:
         raise Refused(Reason.TOTAL_NEGATIVE, f"total_m3 {total} is negative: a totalizer only counts up")
-    limit = capacity if capacity is not None else MAX_TOTAL_M3
-    if total >= limit:
-        raise Refused(
-            Reason.TOTAL_TOO_LARGE, f"total_m3 {total} is not below the totalizer's capacity {limit}"
-        )
-    return total
+    return check_total(total, capacity)
 
 
 def _optional_number(item: dict[str, Any], key: str, reason: Reason, low: float, high: float) -> float | None:
@@ -241,9 +182,7 @@ def decode_readings(
         try:
             readings.append(_reading(item, meter_id, now, max_skew, capacity, service_ends))
         except Refused as refused:
-            refusals.append(
-                Refusal(refused.reason, refused.message, index if isinstance(data, list) else None)
-            )
+            refusals.append(refused.refusal(index if isinstance(data, list) else None))
     return Decoded(readings, refusals)
 
 
@@ -263,11 +202,6 @@ def encode_readings(readings: Sequence[Reading]) -> bytes:
     if len(readings) == 1:
         return orjson.dumps(encode_reading(readings[0]))
     return orjson.dumps([encode_reading(r) for r in readings])
-
-
-class Status(StrEnum):
-    ONLINE = "online"
-    OFFLINE = "offline"
 
 
 def decode_status(payload: bytes) -> Status:

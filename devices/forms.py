@@ -322,6 +322,15 @@ COLUMNS: dict[Table, tuple[Column, ...]] = {
         ),
         Column("installed_on", "安装日期", "installed_on", read_date, True),
         Column("removed_on", "拆除日期", "removed_on", read_date),
+        Column(
+            "rtu_address",
+            "遥测终端地址",
+            "rtu_address",
+            read_text,
+            False,
+            ("遥测终端地址(行政区划码-测站地址)", "RTU地址", "测站地址"),
+        ),
+        Column("rtu_channel", "终端通道号", "rtu_channel", read_int, False, ("通道号", "测点序号")),
         Column("next_due", "下次检定日期", "next_calibration_due", read_date, computed=True),
     ),
     Table.CALIBRATIONS: (

@@ -83,6 +83,22 @@ def check_meter_id(meter_id: str) -> str:
     return meter_id
 
 
+RTU_ADDRESS = re.compile(r"^([0-9]{6})-([0-9]{1,5})$")
+MAX_RTU_CHANNEL = 64
+
+
+def check_rtu_address(text: str) -> str:
+    """An SZY 206 RTU's address, 行政区划码 (A1, six digits) and 测站地址 (A2, 1-60000): written
+    ``211321-00012`` (``211321-12`` is read the same)."""
+    found = RTU_ADDRESS.match(text.strip())
+    if found is None or not 1 <= int(found.group(2)) <= 60000:
+        raise InvalidValue(
+            f"RTU address {text!r} must be the six-digit region code, '-', and the station address "
+            "1-60000 (211321-00012)"
+        )
+    return f"{found.group(1)}-{int(found.group(2)):05d}"
+
+
 @dataclass(frozen=True, slots=True)
 class Permit:
     """取水许可: a water-withdrawal permit; it may cover several intakes."""
@@ -146,9 +162,19 @@ class Meter:
     totalizer_capacity_m3: Decimal | None
     installed_on: date
     removed_on: date | None
+    rtu_address: str | None = None  # an SZY 206 RTU's address, when the meter is reached through one
+    rtu_channel: int | None = None  # which of the RTU's flow meters it is (1 when not given)
 
     def __post_init__(self) -> None:
         check_meter_id(self.meter_id)
+        if self.rtu_address is not None:
+            object.__setattr__(self, "rtu_address", check_rtu_address(self.rtu_address))
+            if self.rtu_channel is None:
+                object.__setattr__(self, "rtu_channel", 1)
+        elif self.rtu_channel is not None:
+            raise InvalidValue(f"RTU channel {self.rtu_channel} without an RTU address")
+        if self.rtu_channel is not None and not 1 <= self.rtu_channel <= MAX_RTU_CHANNEL:
+            raise InvalidValue(f"RTU channel {self.rtu_channel} must be 1-{MAX_RTU_CHANNEL}")
         if self.dn is not None and self.dn <= 0:
             raise InvalidValue(f"nominal diameter DN {self.dn} must be positive")
         if self.report_interval_s <= 0:

@@ -100,6 +100,8 @@ ACTIVE_METERS_ON = (
     f"SELECT {', '.join(METER_COLUMNS)} FROM meters WHERE removed_on IS NULL AND intake_code = ANY(%s)"
 )
 CLOSE_METER = "UPDATE meters SET removed_on = %s, updated_at = now() WHERE meter_id = %s"
+ACTIVE_RTU_CHANNELS = """
+SELECT meter_id, rtu_address, rtu_channel FROM meters WHERE removed_on IS NULL AND rtu_address IS NOT NULL"""
 LAST_CALIBRATIONS = """
 SELECT DISTINCT ON (meter_id) meter_id, calibrated_on
 FROM calibrations ORDER BY meter_id, calibrated_on DESC"""

@@ -92,6 +92,36 @@ def _diff(conn: q.Conn, kind: type[R], incoming: Iterable[tuple[Any, R]]) -> Cha
     return change
 
 
+def _rtu_taken(conn: q.Conn, parsed: Parsed, closing: set[str]) -> list[Problem]:
+    """Incoming active meters on an RTU channel a registered meter keeps (one not in the file, not
+    replaced by it): the gateway could not tell them apart."""
+    incoming = [
+        (src, row, m) for src, row, m in parsed.meters.values() if m.is_active and m.rtu_address is not None
+    ]
+    if not incoming:
+        return []
+    holders = {
+        (address, channel): meter_id
+        for meter_id, address, channel in conn.execute(q.ACTIVE_RTU_CHANNELS).fetchall()
+        if meter_id not in parsed.meters and meter_id not in closing
+    }
+    problems = []
+    for source, number, meter in incoming:
+        other = holders.get((meter.rtu_address, meter.rtu_channel))
+        if other is not None:
+            problems.append(
+                Problem(
+                    source,
+                    number,
+                    "遥测终端地址",
+                    meter.rtu_address,
+                    f"channel {meter.rtu_channel} of RTU {meter.rtu_address} is registered active meter "
+                    f"{other}'s: give one another channel or a 拆除日期",
+                )
+            )
+    return problems
+
+
 def _replacements(conn: q.Conn, parsed: Parsed) -> tuple[list[tuple[Meter, Meter]], list[Problem]]:
     """Registered active meters that an incoming active meter on the same intake replaces."""
     incoming = {m.intake_code: (src, row, m) for src, row, m in parsed.meters.values() if m.is_active}
@@ -124,7 +154,7 @@ def plan_import(conn: q.Conn, tables: list[RawTable]) -> Plan:
     parsed, problems, warnings = parse(tables)
     problems += check_references(parsed, known_keys(conn))
     replaced, more = _replacements(conn, parsed)
-    problems += more
+    problems += more + _rtu_taken(conn, parsed, {old.meter_id for old, _new in replaced})
     if problems:
         raise RegistryRejected(problems)  # type: ignore[arg-type]
     return Plan(
@@ -222,6 +252,8 @@ def form_rows(
                 m.totalizer_capacity_m3,
                 m.installed_on,
                 m.removed_on,
+                m.rtu_address,
+                m.rtu_channel,
                 next_due(m, last_calibrated.get(m.meter_id), periods) if m.is_active else None,
             ]
             for m in meters

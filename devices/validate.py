@@ -150,7 +150,7 @@ _OPTIONAL: dict[Table, tuple[str, ...]] = {
         "industry_code",
         "permit_no",
     ),
-    Table.METERS: ("dn", "serial", "totalizer_capacity_m3", "removed_on"),
+    Table.METERS: ("dn", "serial", "totalizer_capacity_m3", "removed_on", "rtu_address", "rtu_channel"),
     Table.CALIBRATIONS: ("certificate_no",),
     Table.PERMITS: (),
 }
@@ -269,7 +269,24 @@ def check_references(parsed: Parsed, known: KnownKeys) -> list[Problem]:
                 )
             )
     active: dict[str, tuple[int, str]] = {}
+    reached: dict[tuple[str, int], tuple[int, str]] = {}  # an active meter's RTU address and channel
     for source, row, meter in parsed.meters.values():
+        if meter.is_active and meter.rtu_address is not None and meter.rtu_channel is not None:
+            where = (meter.rtu_address, meter.rtu_channel)
+            if where in reached:
+                other_row, other = reached[where]
+                problems.append(
+                    Problem(
+                        source,
+                        row,
+                        "遥测终端地址",
+                        meter.rtu_address,
+                        f"channel {meter.rtu_channel} of RTU {meter.rtu_address} is already active meter "
+                        f"{other}'s (row {other_row}): give one another channel or a 拆除日期",
+                    )
+                )
+            else:
+                reached[where] = (row, meter.meter_id)
         if meter.intake_code not in intakes:
             problems.append(
                 Problem(

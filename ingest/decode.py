@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from devices.codec import Reason, Refusal, Refused, decode_readings, decode_status
+from devices.codec import decode_readings, decode_status
 from devices.errors import InvalidValue
+from devices.readings import Reason, Refusal, Refused
 from devices.topics import Channel, parse_topic
-from ingest.store import Message, MeterInfo
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_future_skew: timedelta = timedelta(minutes=5)
-    max_readings_per_message: int = 10_000
+from ingest.message import Limits, Message, MeterInfo, Source
 
 
 def decode_message(
@@ -26,12 +20,13 @@ def decode_message(
     lookup: Callable[[str], MeterInfo | None],
     limits: Limits,
 ) -> Message:
-    message = Message(topic, payload, received_at, retained=retained)
+    message = Message(Source.MQTT, None, payload, received_at, retained=retained, topic=topic)
     try:
         where = parse_topic(topic)
     except InvalidValue as exc:
         message.refusals.append(Refusal(Reason.BAD_TOPIC, str(exc)))
         return message
+    message.meter_id = where.meter_id
     meter = lookup(where.meter_id)
     if meter is None:
         message.refusals.append(Refusal(Reason.UNKNOWN_METER, f"meter {where.meter_id!r} is not registered"))
@@ -45,7 +40,7 @@ def decode_message(
         try:
             message.status = decode_status(payload)
         except Refused as refused:
-            message.refusals.append(Refusal(refused.reason, refused.message))
+            message.refusals.append(refused.refusal())
         return message
     decoded = decode_readings(
         where.meter_id,

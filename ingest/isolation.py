@@ -23,9 +23,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from devices.codec import Reason, Refusal
+from devices.readings import Reason, Refusal
 from ingest.errors import SystemicError, describe, is_data_error
-from ingest.store import Conn, Message, MeterInfo, StoreResult, store
+from ingest.message import Message, MeterInfo
+from ingest.store import Conn, StoreResult, store
 from ingest.tails import Tail
 
 
@@ -96,7 +97,9 @@ def _split(
 
 
 def _check_not_systemic(refused: Sequence[Refused], messages: int, max_share: float) -> None:
-    meters = {r.message.topic.split("/")[1] if "/" in r.message.topic else r.message.topic for r in refused}
+    meters = {r.message.meter_id for r in refused} | {
+        reading.meter_id for r in refused for reading in r.message.readings
+    }
     if len(refused) > max(1, max_share * messages) and len(meters) > 1:
         raise SystemicError(
             f"the database refused {len(refused)} of {messages} messages from {len(meters)} meters: "

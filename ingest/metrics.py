@@ -13,7 +13,9 @@ class Metrics:
 
     def __post_init__(self) -> None:
         r = self.registry
-        self.messages = Counter("intake_messages_received", "MQTT messages received", registry=r)
+        self.messages = Counter(
+            "intake_messages_received", "messages received from every source (MQTT, SZY 206)", registry=r
+        )
         self.readings_received = Counter(
             "intake_readings_received", "readings decoded from messages", registry=r
         )

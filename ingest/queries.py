@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-# A neighbour search looks back (or ahead) at most this far: it keeps TimescaleDB's chunk exclusion
-# working on long histories; a meter silent for longer starts afresh.
-NEIGHBOUR_WINDOW = "400 days"
+from ingest.volumes import NEIGHBOUR_WINDOW
+
+WINDOW = f"{NEIGHBOUR_WINDOW.days} days"
 
 # Every meter, removed ones too: readings a meter took before its removal day ended are still its own.
 METERS = """
-SELECT m.meter_id, m.totalizer_capacity_m3, m.report_interval_s, m.removed_on, m.meter_type, m.dn,
-       i.design_daily_capacity_m3
-FROM meters m JOIN intakes i ON i.code = m.intake_code"""
+SELECT m.meter_id, m.totalizer_capacity_m3, m.report_interval_s, m.installed_on, m.removed_on,
+       m.meter_type, m.dn, i.design_daily_capacity_m3, m.intake_code, m.rtu_address, m.rtu_channel
+FROM meters m JOIN intakes i ON i.code = m.intake_code
+ORDER BY m.installed_on, m.meter_id"""
 
-COPY_REJECTED = "COPY rejected_messages (received_at, topic, payload, element, reason, message) FROM STDIN"
+COPY_REJECTED = """
+COPY rejected_messages (received_at, source, meter_id, topic, peer, payload, element, reason, message,
+                        clock_ahead_s) FROM STDIN"""
 
 STAGE_READINGS = """
 DROP TABLE IF EXISTS stage_readings;
 CREATE TEMP TABLE stage_readings (
     meter_id text, ts timestamptz, received_at timestamptz, total_m3 numeric, flow_m3h double precision,
-    battery_v double precision, rssi smallint, alarms text[], topic text
+    battery_v double precision, rssi smallint, alarms text[]
 ) ON COMMIT DROP"""
-COPY_STAGE = "COPY stage_readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms, topic) FROM STDIN (FORMAT BINARY)"
-STAGE_TYPES = ["text", "timestamptz", "timestamptz", "numeric", "float8", "float8", "int2", "text[]", "text"]
+COPY_STAGE = "COPY stage_readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms) FROM STDIN (FORMAT BINARY)"
+STAGE_TYPES = ["text", "timestamptz", "timestamptz", "numeric", "float8", "float8", "int2", "text[]"]
 INSERT_FROM_STAGE = """
 INSERT INTO readings (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms)
 SELECT meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM stage_readings
@@ -42,8 +45,8 @@ FROM stage_readings s JOIN readings r ON r.meter_id = s.meter_id AND r.ts = s.ts
 WHERE r.ts BETWEEN %s AND %s AND r.xmin::text::bigint <> mod(txid_current(), 4294967296)"""
 INSERT_CONFLICT = """
 INSERT INTO reading_conflicts (meter_id, ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms,
-                               stored_total_m3, topic)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
+                               stored_total_m3, source, topic, peer)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"""
 
 # A status is a state, not an event stream: a message saying what the meter's latest recorded status
 # (at or before it) already says is not a new event. A redelivered birth or will, or a retained status
@@ -82,13 +85,13 @@ SELECT s.meter_id, r.ts, r.total_m3, r.flow_m3h
 FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS s(meter_id, lo, hi)
 CROSS JOIN LATERAL (
     (SELECT ts, total_m3, flow_m3h FROM readings
-     WHERE meter_id = s.meter_id AND ts < s.lo AND ts >= s.lo - interval '{NEIGHBOUR_WINDOW}'
+     WHERE meter_id = s.meter_id AND ts < s.lo AND ts >= s.lo - interval '{WINDOW}'
      ORDER BY ts DESC LIMIT 1)
     UNION ALL
     (SELECT ts, total_m3, flow_m3h FROM readings WHERE meter_id = s.meter_id AND ts >= s.lo AND ts < s.hi)
     UNION ALL
     (SELECT ts, total_m3, flow_m3h FROM readings
-     WHERE meter_id = s.meter_id AND ts >= s.hi AND ts < s.hi + interval '{NEIGHBOUR_WINDOW}'
+     WHERE meter_id = s.meter_id AND ts >= s.hi AND ts < s.hi + interval '{WINDOW}'
      ORDER BY ts LIMIT 1)
 ) r
 ORDER BY s.meter_id, r.ts"""

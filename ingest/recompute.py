@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 from infra.calendar import day_bounds, days_between, local_day
 from ingest import queries as q
 from ingest.directory import load_meters
-from ingest.store import Conn, MeterInfo, day_row, event_rows, points_around
+from ingest.message import MeterInfo
+from ingest.store import Conn, day_row, event_rows, points_around
 from ingest.volumes import daily_volumes
 
 WINDOW_DAYS = 31

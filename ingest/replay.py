@@ -12,6 +12,9 @@ check judges it as the collector did) against today's registry, and stored as th
 - Idempotent: readings are identified by (meter, device time), so a reading stored by an earlier
   replay, or meanwhile by the collector, is a duplicate; a second run finds nothing left to replay.
 - In chunks of ``CHUNK`` messages, each in one transaction.
+- By source: a kept MQTT payload is decoded with its topic, a kept SZY 206 frame as the gateway
+  decodes it (without the connection's binding: a frame refused for coming on another intake's
+  connection, rtu_mismatch, is never replayed).
 """
 
 from __future__ import annotations
@@ -24,17 +27,23 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from ingest.decode import Limits, decode_message
-from ingest.directory import load_meters
+from devices.readings import Reason
+from ingest.decode import decode_message
+from ingest.directory import Registered, load_registered
 from ingest.errors import describe, is_data_error
-from ingest.store import Conn, MeterInfo, store
+from ingest.frames import decode_frame
+from ingest.message import Limits, Message, Source
+from ingest.store import Conn, store
 
 CHUNK = 200
+# A frame refused for coming on a connection bound to another intake's RTU is evidence of who sent
+# it, not a reading whose cause can go away: a replay (which has no connection) leaves it as it is.
+NEVER_REPLAYED = (str(Reason.RTU_MISMATCH),)
 CANDIDATES = """
-SELECT id, received_at, topic, payload, element FROM rejected_messages
-WHERE replayed_at IS NULL
+SELECT id, received_at, source, topic, peer, payload, element FROM rejected_messages
+WHERE replayed_at IS NULL AND reason <> ALL(%(never)s)
   AND (%(reason)s::text IS NULL OR reason = %(reason)s)
-  AND (%(meter)s::text IS NULL OR split_part(topic, '/', 2) = %(meter)s)
+  AND (%(meter)s::text IS NULL OR meter_id = %(meter)s)
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
 ORDER BY id"""
 MARK = "UPDATE rejected_messages SET replayed_at = now(), replay_result = %s WHERE id = ANY(%s)"
@@ -57,9 +66,18 @@ class _Kept:
     """One message as kept: its rejected rows (id -> refused element; None: the whole message)."""
 
     received_at: datetime
-    topic: str
+    source: Source
+    topic: str | None
+    peer: str | None
     payload: bytes
     rows: dict[int, int | None] = field(default_factory=dict)
+
+
+def _decode(item: _Kept, registered: Registered, limits: Limits) -> list[Message]:
+    """The kept input decoded as its source decodes it, as of its receive time, against today's registry."""
+    if item.source is Source.SZY206:
+        return decode_frame(item.payload, item.received_at, item.peer, None, registered, limits)
+    return [decode_message(item.topic or "", item.payload, item.received_at, False, registered.meter, limits)]
 
 
 Progress = Callable[[str], None]
@@ -75,35 +93,36 @@ def replay(
     progress: Progress = lambda _line: None,
 ) -> Replayed:
     """Replay the unreplayed rejected messages that match; ``conn`` in autocommit mode."""
-    kept: dict[tuple[datetime, str, bytes], _Kept] = {}
-    for row_id, received_at, topic, payload, element in conn.execute(
-        CANDIDATES, {"reason": reason, "meter": meter, "since": since}
-    ):
-        key = (received_at, topic, bytes(payload))
-        kept.setdefault(key, _Kept(received_at, topic, bytes(payload))).rows[row_id] = element
-    meters = load_meters(conn, zone)
+    kept: dict[tuple[datetime, str, str | None, bytes], _Kept] = {}
+    query = {"reason": reason, "meter": meter, "since": since, "never": list(NEVER_REPLAYED)}
+    for row_id, received_at, source, topic, peer, payload, element in conn.execute(CANDIDATES, query):
+        key = (received_at, source, topic, bytes(payload))
+        item = _Kept(received_at, Source(source), topic, peer, bytes(payload))
+        kept.setdefault(key, item).rows[row_id] = element
+    registered = load_registered(conn, zone)
     done = Replayed()
     messages = list(kept.values())
     for start in range(0, len(messages), CHUNK):
         chunk = messages[start : start + CHUNK]
         with conn.transaction():
             for item in chunk:
-                _one(conn, item, meters, zone, limits, done)
+                _one(conn, item, registered, zone, limits, done)
         progress(f"replayed {min(start + CHUNK, len(messages))} of {len(messages)} messages")
     return done
 
 
 def _one(
-    conn: Conn, item: _Kept, meters: dict[str, MeterInfo], zone: ZoneInfo, limits: Limits, done: Replayed
+    conn: Conn, item: _Kept, registered: Registered, zone: ZoneInfo, limits: Limits, done: Replayed
 ) -> None:
-    decoded = decode_message(item.topic, item.payload, item.received_at, False, meters.get, limits)
-    refused_now = {r.element: r for r in decoded.refusals}
+    decoded = _decode(item, registered, limits)
+    refused_now = {r.element: r for m in decoded for r in m.refusals}
     recorded = set(item.rows.values())
-    fresh = [r for r in decoded.refusals if r.element not in recorded]  # refusals no row records yet
-    message = replace(decoded, refusals=fresh)
+    # refusals no row records yet are kept as new rows
+    messages = [replace(m, refusals=[r for r in m.refusals if r.element not in recorded]) for m in decoded]
+    fresh = [r for m in messages for r in m.refusals]
     try:
         with conn.transaction():  # a savepoint: one message the database refuses leaves the others
-            result = store(conn, [message], meters, zone)
+            result = store(conn, messages, registered.meters, zone)
     except psycopg.Error as exc:
         if not is_data_error(exc):
             raise  # the database is not itself: stop, nothing of this chunk is marked

@@ -40,3 +40,19 @@ class CollectorSettings(Settings):
     # Refusals by the database beyond this share of a batch, from more than one meter, are systemic
     # (retried, nothing acknowledged), not bad data (ingest/isolation.py).
     collector_max_refused_share: float = Field(0.1, ge=0, le=1)
+
+
+class GatewaySettings(CollectorSettings):
+    """`intake gateway szy206`: the collector's pipeline settings (batching, held bytes, skew, the
+    directory) and the TCP server's own. It logs in to the database as the collector does."""
+
+    gateway_host: str = "0.0.0.0"  # noqa: S104 - RTUs connect from the field
+    gateway_port: int = Field(6206, ge=0, le=65535)  # 0: any free port (tests)
+    gateway_max_connections: int = Field(5000, gt=0)  # beyond it a new connection is closed at once
+    # No frame, link check or byte for this long: the RTU is offline and its connection is closed.
+    gateway_idle_timeout_s: float = Field(300.0, gt=0)
+    gateway_max_frame_bytes: int = Field(260, ge=12, le=260)  # L + 5; L is one byte
+    # Bytes outside frames one connection may send before it is closed as not an RTU (all are kept).
+    gateway_max_garbage_kb: int = Field(64, gt=0)
+    gateway_password: int = Field(0, ge=0, le=0xFFFF)  # PW of the centre's downlink frames
+    gateway_metrics_port: int = Field(9110, ge=0, le=65535)  # 0: no metrics endpoint

@@ -11,17 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
 
-from devices.codec import Reading, Refusal, Status
+from devices.readings import Reading
 from infra.calendar import day_bounds, local_day
 from ingest import queries as q
+from ingest.message import Message, MeterInfo
 from ingest.tails import Tail, extend, take_tail
 from ingest.volumes import (
     DailyVolume,
@@ -34,33 +34,6 @@ from ingest.volumes import (
 )
 
 Conn = psycopg.Connection[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class MeterInfo:
-    meter_id: str
-    capacity: Decimal | None
-    report_interval_s: int
-    service_ends: datetime | None = None  # when its removal day ends (local midnight); None: not removed
-    max_rate_m3h: Decimal | None = None  # the most it could pass in an hour (devices.model.max_flow_m3h)
-
-    @property
-    def max_gap(self) -> timedelta:
-        """The longest interval still counted as metered: two reporting intervals, at least an hour."""
-        return max(timedelta(seconds=2 * self.report_interval_s), timedelta(hours=1))
-
-
-@dataclass
-class Message:
-    """One MQTT message after decoding: its readings, its refused parts, or a status."""
-
-    topic: str
-    payload: bytes
-    received_at: datetime
-    readings: list[Reading] = field(default_factory=list)
-    refusals: list[Refusal] = field(default_factory=list)
-    status: Status | None = None
-    retained: bool = False
 
 
 @dataclass
@@ -122,7 +95,18 @@ def _row(reading: Reading, message: Message) -> tuple[Any, ...]:
 
 def _write_rejected(cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult) -> None:
     rows = [
-        (m.received_at, m.topic, m.payload, r.element, str(r.reason), r.message)
+        (
+            m.received_at,
+            str(m.source),
+            m.meter_id,
+            m.topic,
+            m.peer,
+            m.payload,
+            r.element,
+            str(r.reason),
+            r.message,
+            r.clock_ahead_s,
+        )
         for m in messages
         for r in m.refusals
     ]
@@ -130,7 +114,7 @@ def _write_rejected(cur: psycopg.Cursor[Any], messages: Sequence[Message], resul
         with cur.copy(q.COPY_REJECTED) as copy:
             for row in rows:
                 copy.write_row(row)
-    result.rejected.update(r[4] for r in rows)
+    result.rejected.update(r[7] for r in rows)
 
 
 def _write_readings(
@@ -149,7 +133,7 @@ def _write_readings(
     with cur.copy(q.COPY_STAGE) as copy:
         copy.set_types(q.STAGE_TYPES)
         for reading, message in first.values():
-            copy.write_row((*_row(reading, message), message.topic))
+            copy.write_row(_row(reading, message))
     stored: dict[tuple[str, datetime], Any] = {}
     low, high = min(ts for _m, ts in first), max(ts for _m, ts in first)
     if nested:
@@ -175,16 +159,19 @@ def _write_readings(
             result.duplicates += 1
         else:
             result.conflicts += 1
-            cur.execute(q.INSERT_CONFLICT, (*_row(reading, message), held[0], message.topic))
+            cur.execute(
+                q.INSERT_CONFLICT,
+                (*_row(reading, message), held[0], str(message.source), message.topic, message.peer),
+            )
     return new
 
 
 def _write_status(cur: psycopg.Cursor[Any], messages: Sequence[Message], result: StoreResult) -> None:
     for message in messages:
-        if message.status is None:
+        if message.status is None or message.meter_id is None:
             continue
         said = {
-            "meter": message.topic.split("/")[1],
+            "meter": message.meter_id,
             "at": message.received_at,
             "status": str(message.status),
             "retained": message.retained,

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from infra.calendar import day_bounds, days_between, local_day
 from ingest.volumes import (
+    NEIGHBOUR_WINDOW,
     DailyVolume,
     IntervalKind,
     Point,
@@ -33,8 +34,6 @@ from ingest.volumes import (
     interval,
     spread,
 )
-
-LONGEST_STEP = timedelta(days=400)  # the store's neighbour search reaches this far (ingest/queries.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +71,9 @@ def extend(
     series = [tail.last, *new]
     items = [interval(a, b, capacity, max_rate_m3h) for a, b in pairwise(series)]
     if any(
-        i.kind is not IntervalKind.NORMAL or i.end.ts <= i.start.ts or i.end.ts - i.start.ts > LONGEST_STEP
+        i.kind is not IntervalKind.NORMAL
+        or i.end.ts <= i.start.ts
+        or i.end.ts - i.start.ts > NEIGHBOUR_WINDOW
         for i in items
     ):
         return None

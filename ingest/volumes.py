@@ -27,6 +27,10 @@ from zoneinfo import ZoneInfo
 
 from infra.calendar import day_bounds, days_between, local_day, seconds_between
 
+# A neighbour of a new reading is looked for at most this far before or after it (the store's SQL
+# and the in-order fast path alike): it keeps TimescaleDB's chunk exclusion working on long
+# histories; a meter silent for longer starts afresh.
+NEIGHBOUR_WINDOW = timedelta(days=400)
 ROLLOVER_BAND = Decimal("0.1")  # a rollover goes from the top 10 % of the register to the bottom 10 %
 VOLUME_QUANTUM = Decimal("0.000001")  # stored day volumes: 1 mL
 # What a meter can pass in an interval: PLAUSIBLE_FACTOR x its maximum flow (devices.model.max_flow_m3h)

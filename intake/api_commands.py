@@ -12,13 +12,13 @@ from api.settings import ApiSettings
 from infra.database import connect
 from infra.errors import InfraError
 from intake.output import emit
+from intake.settings import load_settings
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api.app import create_app, describe
-    from intake.cli import load_settings
 
     settings = load_settings(ApiSettings)
     if args.host:
@@ -38,8 +38,6 @@ def cmd_api(args: argparse.Namespace) -> int:
 
 
 def _conn() -> queries.Conn:
-    from intake.cli import load_settings
-
     return connect(load_settings(ApiSettings).database_url, "intake-users", autocommit=True)
 
 

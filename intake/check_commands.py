@@ -11,11 +11,10 @@ from anomaly.thresholds import Thresholds
 from devices.settings import RegistrySettings
 from infra.database import connect
 from intake.args import day
+from intake.settings import load_settings
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(RegistrySettings)
     now = datetime.now(UTC)
     as_of = args.as_of or now.astimezone(settings.zone).date()

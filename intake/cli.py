@@ -13,9 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TypeVar
-
-from pydantic import ValidationError
 
 from anomaly.ledger import LedgerError
 from devices.errors import DeviceError
@@ -30,6 +27,7 @@ from intake import (
     check_commands,
     collect_commands,
     findings_commands,
+    gateway_commands,
     monitor_commands,
     registry_commands,
     rejected_commands,
@@ -37,25 +35,12 @@ from intake import (
     simulate_commands,
     volumes_commands,
 )
+from intake.settings import load_settings
 from simulators.errors import SimulateError
 
 STACK_SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "stack"
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-S = TypeVar("S", bound=Settings)
-
-
-def load_settings(kind: type[S]) -> S:
-    """Settings of one process kind, or an :class:`InfraError` naming each bad variable."""
-    try:
-        return kind()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
-        )
-        raise InfraError(f"bad setting: {problems}") from None
 
 
 def cmd_db_migrate(args: argparse.Namespace) -> int:
@@ -180,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
+    gateway_commands.add_parser(commands)
     volumes_commands.add_parser(commands)
     rejected_commands.add_parser(commands)
     monitor_commands.add_parsers(commands, meters)

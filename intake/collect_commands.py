@@ -11,18 +11,15 @@ from ingest.collector import Collector
 from ingest.metrics import Metrics
 from ingest.settings import CollectorSettings
 from intake.output import emit
+from intake.settings import load_settings
 
 
 def cmd_collect(_args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(CollectorSettings)
     return Collector(settings, logs.setup(settings.collector_log_format), Metrics()).run()
 
 
 def cmd_meters_status(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(Settings)
     with connect(settings.database_url, "intake-meters") as conn:
         rows = reports.meter_status(conn, args.meter)

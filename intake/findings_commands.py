@@ -13,11 +13,10 @@ from infra.errors import InfraError
 from infra.settings import Settings
 from intake.args import day
 from intake.output import emit
+from intake.settings import load_settings
 
 
 def _conn() -> queries.Conn:
-    from intake.cli import load_settings
-
     settings = load_settings(Settings)
     return connect(settings.database_url, "intake-findings", autocommit=True)
 

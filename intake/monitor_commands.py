@@ -18,11 +18,10 @@ from infra.database import DatabaseUnavailable, Watchdog, connect
 from infra.migrations import check_current
 from intake.args import day
 from intake.output import emit
+from intake.settings import load_settings
 
 
 def _settings() -> RegistrySettings:
-    from intake.cli import load_settings
-
     return load_settings(RegistrySettings)
 
 

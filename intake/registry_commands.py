@@ -18,11 +18,10 @@ from devices.workbook import read_files, write_csv_folder, write_xlsx
 from infra.database import connect
 from infra.settings import redact_url
 from intake.args import day
+from intake.settings import load_settings
 
 
 def _registry_settings() -> RegistrySettings:
-    from intake.cli import load_settings  # the shared error reporting for bad settings
-
     return load_settings(RegistrySettings)
 
 

@@ -7,9 +7,10 @@ import time
 from datetime import datetime, timedelta
 
 from infra.database import connect
-from ingest.decode import Limits
+from ingest.message import Limits
 from ingest.replay import replay
 from ingest.settings import CollectorSettings
+from intake.settings import load_settings
 
 
 def _since(text: str) -> datetime:
@@ -23,11 +24,11 @@ def _since(text: str) -> datetime:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(CollectorSettings)
     limits = Limits(
-        timedelta(seconds=settings.collector_max_future_skew_s), settings.collector_max_readings_per_message
+        timedelta(seconds=settings.collector_max_future_skew_s),
+        settings.collector_max_readings_per_message,
+        settings.zone,
     )
     started = time.monotonic()
     with connect(settings.database_url, "intake-replay", autocommit=True) as conn:

@@ -10,11 +10,10 @@ from anomaly import tables
 from devices.settings import RegistrySettings
 from infra.database import connect
 from intake.args import day
+from intake.settings import load_settings
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(RegistrySettings)
     now = datetime.now(UTC)
     today = args.as_of or now.astimezone(settings.zone).date()

@@ -16,6 +16,7 @@ from devices import queries as dq
 from infra.database import connect
 from infra.settings import Settings, redact_url
 from intake.args import day
+from intake.settings import load_settings
 from simulators.clock import SimClock
 from simulators.errors import SimulateError
 from simulators.faults import Fault
@@ -45,8 +46,6 @@ def _load_fleet(settings: Settings, since: date, args: argparse.Namespace) -> li
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(Settings)
     if args.to <= args.since:
         print(f"intake: --to {args.to} must be after --from {args.since}")
@@ -121,8 +120,6 @@ def _missing(fleet: Sequence[Planned], passwords: Mapping[str, str]) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from intake.cli import load_settings
-
     settings = load_settings(Settings)
     zone = settings.zone
     real_start = datetime.now(zone)

@@ -16,14 +16,13 @@ from ingest import reports
 from ingest.recompute import recompute
 from intake.args import day
 from intake.output import emit, say
+from intake.settings import load_settings
 
 CORRECTION_COLUMNS = ["id", "day", "kind", "volume_m3", "previous_m3", "reason", "evidence", "created_by",
                       "created_at", "revoked_by", "revoked_at", "revoke_reason"]  # fmt: skip
 
 
 def _settings() -> Settings:
-    from intake.cli import load_settings
-
     return load_settings(Settings)
 
 

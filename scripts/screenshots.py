@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from selenium.webdriver.common.by import By
 
-from tests.browser import chromium, log_in, wait_for
+from infra.browser import chromium, log_in, wait_for
 
 
 def _busy_meter(url: str, token: str) -> str:

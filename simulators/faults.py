@@ -30,7 +30,8 @@ from enum import StrEnum
 
 import orjson
 
-from devices.codec import Reading, encode_readings
+from devices.codec import encode_readings
+from devices.readings import Reading
 from devices.topics import readings_topic, status_topic
 
 

@@ -20,7 +20,8 @@ from datetime import datetime, timedelta
 
 import aiomqtt
 
-from devices.codec import Reading, encode_readings
+from devices.codec import encode_readings
+from devices.readings import Reading
 from devices.topics import readings_topic, status_topic
 from infra.settings import BrokerAddress
 from simulators.clock import SimClock

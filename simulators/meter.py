@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from zoneinfo import ZoneInfo
 
-from devices.codec import Reading
+from devices.readings import Reading
 from simulators.profiles import Profile
 
 LITRE = Decimal("0.001")

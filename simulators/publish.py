@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 
 import aiomqtt
 
-from devices.codec import Reading, encode_readings
+from devices.codec import encode_readings
+from devices.readings import Reading
 from devices.topics import readings_topic
 from infra.settings import BrokerAddress
 from simulators.faults import Fault, inject

@@ -17,7 +17,7 @@ from anomaly.annual import AnnualVolume, MonthMeasured, annual_volume
 from anomaly.ledger import (
     plan_sweep,
 )
-from anomaly.meter_rules import MeterDay, TotalizerEvent
+from anomaly.meter_rules import AlarmSeen, MeterDay, TotalizerEvent
 from anomaly.queries.ledger import SWEEP_LOCK, apply_sweep, load_open, sweep_lock
 from anomaly.sweep import Snapshot
 from anomaly.thresholds import Thresholds
@@ -63,11 +63,18 @@ SELECT meter_id, day, volume_m3, coverage, coalesce(flow_m3 > 0, false), flow_m3
 FROM daily_volumes WHERE day > %(as_of)s::date - %(days)s AND day <= %(as_of)s
 ORDER BY meter_id, day"""
 # A device clock ahead of the collector's shows as readings refused for a time in the future (the codec
-# says by how much); a clock behind cannot be told from a late delivery, so it is not judged.
+# records by how much); a clock behind cannot be told from a late delivery, so it is not judged.
 CLOCK_AHEAD = """
-SELECT split_part(topic, '/', 2), max(substring(message FROM 'is ([0-9]+) s ahead')::integer)
-FROM rejected_messages WHERE reason = 'ts_in_future' AND received_at >= %s
+SELECT meter_id, max(clock_ahead_s)
+FROM rejected_messages WHERE reason = 'ts_in_future' AND received_at >= %s AND meter_id IS NOT NULL
 GROUP BY 1"""
+
+# The alarms readings of the last day carried (a partial index keeps this to the few that carry any).
+ALARMS = """
+SELECT meter_id, alarm, count(*), max(ts)
+FROM readings CROSS JOIN LATERAL unnest(alarms) AS alarm
+WHERE ts >= %s AND cardinality(alarms) > 0
+GROUP BY 1, 2"""
 
 
 @dataclass
@@ -152,6 +159,9 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         for m, s in conn.execute(CLOCK_AHEAD, (now - timedelta(days=1),))
         if s is not None
     }
+    alarms: dict[str, list[AlarmSeen]] = defaultdict(list)
+    for meter_id, alarm, count, last_ts in conn.execute(ALARMS, (now - timedelta(days=1),)):
+        alarms[meter_id].append(AlarmSeen(alarm, count, last_ts))
     return Snapshot(
         as_of=as_of,
         now=now,
@@ -171,6 +181,7 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         resets=dict(resets),
         recent_days=dict(recent),
         clock_ahead=clock_ahead,
+        alarms=dict(alarms),
     )
 
 

@@ -1,42 +1,45 @@
-"""What the meters say: status and its history, readings (raw or bucketed), daily and annual volumes,
-the fleet summary and the map of intakes (一张图)."""
+"""Every meter route (/meters...): the registry's meters and their calibrations, status and its
+history, readings (raw or bucketed), daily volumes and corrections of days."""
 
 from __future__ import annotations
 
-import gc
-import time
-from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, datetime, timedelta
-from operator import itemgetter
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-import orjson
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+import psycopg
+from fastapi import APIRouter, Depends, Query
 
 from anomaly import queries as aq
+from anomaly.queries import corrections as cq
 from api import queries
-from api.deps import Auditor, Config, Db
-from api.errors import Unprocessable
+from api.deps import Auditor, Config, Db, Operator
+from api.errors import BadRequest, Conflict, NotFound, Unprocessable
 from api.limits import limited
-from api.paging import Page, Paging, page_of, slice_page
+from api.paging import Page, Paging, page_of
 from api.params import EARLIEST, LATEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
-from api.routers.registry import meter_or_404
 from api.schemas import (
-    AnnualVolumeOut,
     BucketOut,
-    CountyStatus,
+    CalibrationIn,
+    CalibrationOut,
+    CorrectionIn,
+    CorrectionOut,
     DailyVolumeOut,
     MeterDayOut,
+    MeterIn,
+    MeterOut,
+    MeterPatch,
     MeterStatusName,
     MeterStatusOut,
     ReadingOut,
     StatusChangeOut,
 )
 from api.strict import strict_request
+from devices import queries as dq
+from devices.errors import DeviceError
+from devices.model import Meter
 from ingest import reports as ir
 
 router = APIRouter(
@@ -49,10 +52,21 @@ BUCKET_SPAN = {"15m": 900, "1h": 3600, "1d": 86400, "7d": 7 * 86400, "1mo": 28 *
 MAX_BUCKETS = 20_000
 
 
-@router.get("/fleet/summary", response_model=list[CountyStatus])
-def fleet_summary(_: Auditor, db: Db) -> list[CountyStatus]:
-    """Per county: active meters online, offline and never reported (as the status sweep judged)."""
-    return [CountyStatus(**row) for row in aq.fleet_summary(db)]
+@router.get("/meters", response_model=Page[MeterOut])
+def list_meters(
+    _: Auditor,
+    db: Db,
+    page: Paging,
+    county: Filter = None,
+    intake_code: Filter = None,
+    active: Annotated[bool, Query(description="only meters still installed")] = True,
+) -> Page[MeterOut]:
+    found, total = queries.paged(
+        db,
+        queries.METERS,
+        {"county": county, "intake": intake_code, "active": active, **page.model_dump()},
+    )
+    return page_of([MeterOut(**r) for r in found], total, page)
 
 
 @router.get("/meters/status", response_model=Page[MeterStatusOut])
@@ -69,6 +83,47 @@ def meter_status(
         db, queries.STATUS, {"status": status, "county": county, "meter": meter_id, **page.model_dump()}
     )
     return page_of([MeterStatusOut(**r) for r in found], total, page)
+
+
+@router.get("/meters/{meter_id}", response_model=MeterOut, responses=responses(404))
+def get_meter(_: Auditor, db: Db, meter_id: str) -> MeterOut:
+    return MeterOut(**meter_or_404(db, meter_id))
+
+
+@router.post("/meters", response_model=MeterOut, status_code=201, responses=responses(404, 409))
+def create_meter(_: Operator, db: Db, body: MeterIn) -> MeterOut:
+    fields = body.model_dump()
+    capacity = fields.pop("totalizer_capacity_m3")
+    meter = _checked(
+        lambda: Meter(**fields, totalizer_capacity_m3=None if capacity is None else Decimal(capacity))
+    )
+    if not queries.rows(db, queries.ONE_INTAKE, (meter.intake_code,)):
+        raise NotFound(f"no intake {meter.intake_code}; import it with the registry first")
+    try:
+        with db.transaction():
+            db.execute(queries.INSERT_METER, dq.row_from_record(meter))
+    except psycopg.errors.UniqueViolation as exc:
+        raise Conflict(_unique_message(exc, meter)) from None
+    return MeterOut(**meter_or_404(db, meter.meter_id))
+
+
+@router.patch("/meters/{meter_id}", response_model=MeterOut, responses=responses(404, 409))
+def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterOut:
+    current = dq.record_from_row(Meter, [meter_or_404(db, meter_id)[c] for c in dq.METER_COLUMNS])
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("totalizer_capacity_m3") is not None:
+        changes["totalizer_capacity_m3"] = Decimal(changes["totalizer_capacity_m3"])
+    if "rtu_address" in changes and changes["rtu_address"] is None:
+        changes.setdefault("rtu_channel", None)  # no longer reached through an RTU
+    if not changes:
+        raise BadRequest("nothing to change: send at least one field")
+    meter = _checked(lambda: replace(current, **changes))
+    try:
+        with db.transaction():
+            db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
+    except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
+        raise Conflict(_unique_message(exc, meter)) from None
+    return MeterOut(**meter_or_404(db, meter_id))
 
 
 @router.get(
@@ -177,118 +232,118 @@ def daily_volumes(
     ]
 
 
-@router.get(
-    "/annual-volumes",
-    response_model=Page[AnnualVolumeOut],
-    dependencies=[Depends(limited("report"))],
-    responses=responses(429),
+@router.get("/meters/{meter_id}/calibrations", response_model=Page[CalibrationOut], responses=responses(404))
+def list_calibrations(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CalibrationOut]:
+    meter_or_404(db, meter_id)
+    found, total = queries.paged(db, queries.METER_CALIBRATIONS, {"meter": meter_id, **page.model_dump()})
+    return page_of([CalibrationOut(**r) for r in found], total, page)
+
+
+@router.post(
+    "/meters/{meter_id}/calibrations",
+    response_model=CalibrationOut,
+    status_code=201,
+    responses=responses(404, 409),
 )
-def annual_volumes(
-    _: Auditor,
-    db: Db,
-    config: Config,
-    page: Paging,
-    year: Annotated[
-        int | None, Query(ge=2000, le=2100, description="default: this year, up to today")
-    ] = None,
-    intake_code: Filter = None,
-) -> Page[AnnualVolumeOut]:
-    """Each intake's metered annual volume and 数据获取方式, as the registration form asks."""
-    today = datetime.now(config.zone).date()
-    wanted = year or today.year
-    if wanted > today.year:
+def add_calibration(
+    _: Operator, db: Db, config: Config, meter_id: str, body: CalibrationIn
+) -> CalibrationOut:
+    meter = meter_or_404(db, meter_id)
+    if body.calibrated_on > _today(config):
         raise Unprocessable(
-            f"year {wanted} has not begun", errors=[{"field": "year", "message": "in the future"}]
+            f"calibrated_on {body.calibrated_on} is in the future",
+            errors=[{"field": "calibrated_on", "message": "must not be in the future"}],
         )
-    annual = aq.annual_by_intake(db, [wanted], today)
-    items = [
-        AnnualVolumeOut(
-            intake_code=code,
-            year=v.year,
-            volume_m3=v.volume_m3,
-            volume_wan_m3=v.volume_wan,
-            method=str(v.method),
-            measured_days=v.measured_days,
-            estimated_days=v.estimated_days,
-            unmetered_days=v.unmetered_days,
-            basis=v.basis,
+    if body.calibrated_on < meter["installed_on"]:
+        raise Unprocessable(
+            f"calibrated_on {body.calibrated_on} is before the meter was installed ({meter['installed_on']})",
+            errors=[{"field": "calibrated_on", "message": "before the meter was installed"}],
         )
-        for code, volumes in sorted(annual.items())
-        if intake_code is None or code == intake_code
-        for v in volumes
-    ]
-    return slice_page(items, page)
+    with db.transaction():
+        row = db.execute(
+            queries.INSERT_CALIBRATION,
+            (meter_id, body.calibrated_on, str(body.result), body.certificate_no),
+        ).fetchone()
+    if row is None:
+        raise Conflict(f"meter {meter_id} already has a calibration on {body.calibrated_on}")
+    return CalibrationOut(meter_id=meter_id, **body.model_dump(mode="json"))
 
 
-@router.get(
-    "/map.geojson",
-    dependencies=[Depends(limited("report"))],
-    response_class=Response,
-    responses={
-        200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"},
-        **responses(429),
-    },
+@router.get("/meters/{meter_id}/corrections", response_model=Page[CorrectionOut], responses=responses(404))
+def list_corrections(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CorrectionOut]:
+    """Every correction of the meter's days, newest day first, revoked ones included."""
+    meter_or_404(db, meter_id)
+    found, total = cq.list_corrections(db, meter_id, page.limit, page.offset)
+    return page_of([CorrectionOut(**r) for r in found], total, page)
+
+
+@router.post(
+    "/meters/{meter_id}/corrections",
+    response_model=list[CorrectionOut],
+    status_code=201,
+    responses=responses(404),
 )
-def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
-    """Every intake as a point (WGS 84) with its meter's status and the share of its permit used
-    this year (the permit's, over all its intakes). Kept for INTAKE_API_MAP_CACHE_S seconds (the
-    `Age` header says how old it is): status changes at most once a minute anyway."""
-    cache: dict[str | None, tuple[float, bytes]] = request.app.state.map_cache
-    now = time.monotonic()
-    cached = cache.get(county)
-    if cached is None or cached[0] <= now:
-        today = datetime.now(config.zone).date()
-        rows = sorted(queries.map_rows(db, today, county), key=itemgetter(0))
-        drawn = permit_volumes(rows)
-        with _gc_paused():
-            features = [_feature(row, drawn) for row in rows]
-            body = orjson.dumps({"type": "FeatureCollection", "features": features})
-        cached = (now + config.api_map_cache_s, body)
-        if config.api_map_cache_s > 0:
-            cache[county] = cached
-    age = max(0, int(config.api_map_cache_s - (cached[0] - now)))
-    return Response(cached[1], media_type="application/geo+json", headers={"Age": str(age)})
-
-
-def permit_volumes(rows: list[tuple[Any, ...]]) -> dict[str, float]:
-    """This year's volume per permit, over all its intakes (rows of queries.MAP)."""
-    drawn: dict[str, float] = defaultdict(float)
-    for row in rows:
-        if row[6] is not None and row[13] is not None:
-            drawn[row[6]] += row[13]
-    return drawn
-
-
-def _feature(row: tuple[Any, ...], drawn: dict[str, float]) -> dict[str, Any]:
-    allowed = row[14]
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": (row[3], row[4])},
-        "properties": {
-            "code": row[0],
-            "name": row[1],
-            "county": row[2],
-            "intake_status": row[5],
-            "permit_no": row[6],
-            "meter_id": row[7],
-            "status": row[8],
-            "status_since": row[9],
-            "last_reading_ts": row[10],
-            "last_total_m3": row[11],
-            "ytd_m3": row[12],
-            "permit_used_share": round(drawn.get(row[6], 0.0) / allowed, 4) if allowed else None,
-        },
-    }
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    # 20,000 features are ~80,000 new dicts and lists; the cyclic collector would scan them again and
-    # again while they are built (measured: 50 ms of 65). Nothing here forms a cycle.
-    enabled = gc.isenabled()
-    gc.disable()
+def add_correction(
+    caller: Auditor, db: Db, config: Config, meter_id: str, body: CorrectionIn
+) -> list[CorrectionOut]:
+    """Mark a day (or a range of days, with ``to_day``) invalid, or give a day a corrected volume. The
+    register's volume stays stored; reports count the correction and say so. A correction in force
+    for the same day is superseded (and kept)."""
+    meter_or_404(db, meter_id)
+    if (body.kind == "volume") != (body.volume_m3 is not None):
+        raise Unprocessable(
+            "volume_m3 is given exactly when kind is 'volume'",
+            errors=[{"field": "volume_m3", "message": "required for kind volume, refused for invalid"}],
+        )
     try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+        made = cq.correct(
+            db,
+            cq.Correction(
+                meter_id,
+                body.day,
+                body.to_day or body.day,
+                body.volume_m3,
+                body.reason,
+                body.evidence,
+                caller.name,
+            ),
+            datetime.now(config.zone).date(),
+        )
+    except cq.CorrectionError as exc:
+        raise Unprocessable(str(exc)) from None
+    found, _total = cq.list_corrections(db, meter_id, 10_000, 0)
+    return [CorrectionOut(**r) for r in found if r["id"] in made]
+
+
+def meter_or_404(db: Db, meter_id: str) -> dict[str, Any]:
+    """The meter's row (with its county), or 404."""
+    found = queries.rows(db, queries.ONE_METER, (meter_id,))
+    if not found:
+        raise NotFound(f"no meter {meter_id}")
+    return found[0]
+
+
+def _checked(make: Any) -> Meter:
+    try:
+        meter: Meter = make()
+    except DeviceError as exc:
+        raise Unprocessable(str(exc)) from None
+    return meter
+
+
+def _unique_message(exc: psycopg.errors.UniqueViolation, meter: Meter) -> str:
+    if exc.diag.constraint_name == "meters_one_active_per_intake":
+        return (
+            f"intake {meter.intake_code} already has an active meter; set its removed_on first "
+            "(a replacement keeps the old meter's history)"
+        )
+    if exc.diag.constraint_name == "meters_rtu_in_service":
+        return (
+            f"channel {meter.rtu_channel} of RTU {meter.rtu_address} is already another active meter's; "
+            "give this one another channel, or set the other's removed_on first"
+        )
+    return f"meter {meter.meter_id} exists"
+
+
+def _today(config: Config) -> date:
+    return datetime.now(config.zone).date()

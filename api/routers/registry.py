@@ -1,42 +1,34 @@
-"""Intakes, permits, meters and calibrations: read by every role, changed by operators; the
-registry import (the forms' workbook) by admins."""
+"""Intakes, permits and calibrations due: read by every role; the registry import (the forms'
+workbook) by admins. The meters themselves are in api/routers/meters.py."""
 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import replace
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import psycopg
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api import queries
-from api.deps import Admin, Auditor, Config, Db, Operator
-from api.errors import BadRequest, Conflict, NotFound, Unprocessable
+from api.deps import Admin, Auditor, Config, Db
+from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
 from api.params import Filter
 from api.problems import responses
 from api.schemas import (
     CalibrationDueOut,
-    CalibrationIn,
-    CalibrationOut,
     ImportResult,
     IntakeOut,
-    MeterIn,
-    MeterOut,
-    MeterPatch,
     PermitOut,
 )
 from api.strict import strict_request
 from devices import queries as dq
 from devices import registry
 from devices.errors import DeviceError, RegistryRejected
-from devices.model import ConstructionStatus, Meter
+from devices.model import ConstructionStatus
 from devices.workbook import read_xlsx
 
 router = APIRouter(
@@ -84,104 +76,11 @@ def list_permits(
     page: Paging,
     expired: Annotated[bool | None, Query(description="only expired (true) or only valid (false)")] = None,
 ) -> Page[PermitOut]:
-    today = _today(config)
+    today = datetime.now(config.zone).date()
     found, total = queries.paged(
         db, queries.PERMITS, {"expired": expired, "today": today, **page.model_dump()}
     )
     return page_of([PermitOut(**r) for r in found], total, page)
-
-
-@router.get("/meters", response_model=Page[MeterOut])
-def list_meters(
-    _: Auditor,
-    db: Db,
-    page: Paging,
-    county: Filter = None,
-    intake_code: Filter = None,
-    active: Annotated[bool, Query(description="only meters still installed")] = True,
-) -> Page[MeterOut]:
-    found, total = queries.paged(
-        db,
-        queries.METERS,
-        {"county": county, "intake": intake_code, "active": active, **page.model_dump()},
-    )
-    return page_of([MeterOut(**r) for r in found], total, page)
-
-
-@router.get("/meters/{meter_id}", response_model=MeterOut, responses=responses(404))
-def get_meter(_: Auditor, db: Db, meter_id: str) -> MeterOut:
-    return MeterOut(**meter_or_404(db, meter_id))
-
-
-@router.post("/meters", response_model=MeterOut, status_code=201, responses=responses(404, 409))
-def create_meter(_: Operator, db: Db, body: MeterIn) -> MeterOut:
-    fields = body.model_dump()
-    capacity = fields.pop("totalizer_capacity_m3")
-    meter = _checked(
-        lambda: Meter(**fields, totalizer_capacity_m3=None if capacity is None else Decimal(capacity))
-    )
-    if not queries.rows(db, queries.ONE_INTAKE, (meter.intake_code,)):
-        raise NotFound(f"no intake {meter.intake_code}; import it with the registry first")
-    try:
-        with db.transaction():
-            db.execute(queries.INSERT_METER, dq.row_from_record(meter))
-    except psycopg.errors.UniqueViolation as exc:
-        raise Conflict(_unique_message(exc, meter)) from None
-    return MeterOut(**meter_or_404(db, meter.meter_id))
-
-
-@router.patch("/meters/{meter_id}", response_model=MeterOut, responses=responses(404, 409))
-def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterOut:
-    current = dq.record_from_row(Meter, [meter_or_404(db, meter_id)[c] for c in dq.METER_COLUMNS])
-    changes = body.model_dump(exclude_unset=True)
-    if changes.get("totalizer_capacity_m3") is not None:
-        changes["totalizer_capacity_m3"] = Decimal(changes["totalizer_capacity_m3"])
-    if not changes:
-        raise BadRequest("nothing to change: send at least one field")
-    meter = _checked(lambda: replace(current, **changes))
-    try:
-        with db.transaction():
-            db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
-    except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
-        raise Conflict(_unique_message(exc, meter)) from None
-    return MeterOut(**meter_or_404(db, meter_id))
-
-
-@router.get("/meters/{meter_id}/calibrations", response_model=Page[CalibrationOut], responses=responses(404))
-def list_calibrations(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CalibrationOut]:
-    meter_or_404(db, meter_id)
-    found, total = queries.paged(db, queries.METER_CALIBRATIONS, {"meter": meter_id, **page.model_dump()})
-    return page_of([CalibrationOut(**r) for r in found], total, page)
-
-
-@router.post(
-    "/meters/{meter_id}/calibrations",
-    response_model=CalibrationOut,
-    status_code=201,
-    responses=responses(404, 409),
-)
-def add_calibration(
-    _: Operator, db: Db, config: Config, meter_id: str, body: CalibrationIn
-) -> CalibrationOut:
-    meter = meter_or_404(db, meter_id)
-    if body.calibrated_on > _today(config):
-        raise Unprocessable(
-            f"calibrated_on {body.calibrated_on} is in the future",
-            errors=[{"field": "calibrated_on", "message": "must not be in the future"}],
-        )
-    if body.calibrated_on < meter["installed_on"]:
-        raise Unprocessable(
-            f"calibrated_on {body.calibrated_on} is before the meter was installed ({meter['installed_on']})",
-            errors=[{"field": "calibrated_on", "message": "before the meter was installed"}],
-        )
-    with db.transaction():
-        row = db.execute(
-            queries.INSERT_CALIBRATION,
-            (meter_id, body.calibrated_on, str(body.result), body.certificate_no),
-        ).fetchone()
-    if row is None:
-        raise Conflict(f"meter {meter_id} already has a calibration on {body.calibrated_on}")
-    return CalibrationOut(meter_id=meter_id, **body.model_dump(mode="json"))
 
 
 @router.get("/calibrations/due", response_model=Page[CalibrationDueOut])
@@ -197,7 +96,7 @@ def calibrations_due(
     county: Filter = None,
 ) -> Page[CalibrationDueOut]:
     days = config.calibration_due_within_days if within_days is None else within_days
-    due = dq.calibrations_due(db, _today(config), days, config.calibration_periods())
+    due = dq.calibrations_due(db, datetime.now(config.zone).date(), days, config.calibration_periods())
     items = [
         CalibrationDueOut(
             meter_id=d.meter.meter_id,
@@ -261,32 +160,3 @@ class Unsupported(BadRequest):
 def _where(problem: object) -> str:
     parts = [getattr(problem, a, None) for a in ("table", "row", "column")]
     return ".".join(str(p) for p in parts if p not in (None, ""))
-
-
-def meter_or_404(db: Db, meter_id: str) -> dict[str, Any]:
-    """The meter's row (with its county), or 404."""
-    found = queries.rows(db, queries.ONE_METER, (meter_id,))
-    if not found:
-        raise NotFound(f"no meter {meter_id}")
-    return found[0]
-
-
-def _checked(make: Any) -> Meter:
-    try:
-        meter: Meter = make()
-    except DeviceError as exc:
-        raise Unprocessable(str(exc)) from None
-    return meter
-
-
-def _unique_message(exc: psycopg.errors.UniqueViolation, meter: Meter) -> str:
-    if exc.diag.constraint_name == "meters_one_active_per_intake":
-        return (
-            f"intake {meter.intake_code} already has an active meter; set its removed_on first "
-            "(a replacement keeps the old meter's history)"
-        )
-    return f"meter {meter.meter_id} exists"
-
-
-def _today(config: Config) -> date:
-    return datetime.now(config.zone).date()

@@ -18,7 +18,8 @@ from api.params import EARLIEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
 from api.schemas import ComplianceOut, RejectedOut
 from api.strict import strict_request
-from devices.codec import Reason
+from devices.readings import Reason
+from ingest.message import Source
 
 router = APIRouter(
     tags=["reports"],
@@ -107,12 +108,21 @@ def rejected(
     db: Db,
     page: Paging,
     reason: Reason | None = None,
+    source: Source | None = None,
     meter_id: Filter = None,
     start: Annotated[IsoDateTime | None, Query(alias="from", description="received at or after")] = None,
     end: Annotated[IsoDateTime | None, Query(alias="to", description="received before")] = None,
 ) -> Page[RejectedOut]:
-    """Messages (or elements of arrays) the collector refused, newest first, with the raw payload."""
-    params = {"reason": reason, "meter": meter_id, "from": start, "to": end, **page.model_dump()}
+    """Messages (or elements of arrays, or frames) the collector or the gateway refused, newest first,
+    with the raw input."""
+    params = {
+        "reason": reason,
+        "source": source,
+        "meter": meter_id,
+        "from": start,
+        "to": end,
+        **page.model_dump(),
+    }
     found, total = queries.paged(db, queries.REJECTED, params)
     return page_of([RejectedOut(**r) for r in found], total, page)
 

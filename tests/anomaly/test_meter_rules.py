@@ -8,11 +8,13 @@ from decimal import Decimal
 
 from anomaly.findings import ProblemType, Severity
 from anomaly.meter_rules import (
+    AlarmSeen,
     MeterDay,
     TotalizerEvent,
     calibration_overdue,
     clock_skew,
     flow_mismatch,
+    meter_alarms,
     offline_too_long,
     over_design_capacity,
     stuck_totalizer,
@@ -146,3 +148,15 @@ def test_clock_skew_beyond_ten_minutes_is_a_warning() -> None:
     assert clock_skew(METER, timedelta(minutes=10), AS_OF, TH) == []
     (found,) = clock_skew(METER, -timedelta(minutes=10, seconds=1), AS_OF, TH)
     assert (found.severity, found.description) == (Severity.WARNING, "计量设施M1时钟慢601秒（允许600秒）")
+
+
+def test_fault_alarms_of_the_last_day_are_found() -> None:
+    at = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    seen = [AlarmSeen("ac_power_off", 3, at), AlarmSeen("frame_late", 9, at), AlarmSeen("custom", 1, at)]
+    (found,) = meter_alarms(METER, seen, AS_OF)
+    assert found.rule == "meter_alarm" and found.severity is Severity.WARNING
+    assert found.evidence == {"ac_power_off": 3, "last_at": at.isoformat()}
+    assert "交流电停电（3次" in found.description
+    (worse,) = meter_alarms(METER, [*seen, AlarmSeen("flow_meter_fault", 1, at)], AS_OF)
+    assert worse.severity is Severity.ALERT and "流量仪表故障" in worse.description
+    assert meter_alarms(METER, [AlarmSeen("frame_late", 9, at)], AS_OF) == []

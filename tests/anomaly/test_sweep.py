@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import psycopg
 
 from devices.forms import Table
+from ingest.decode import decode_message
+from ingest.message import Limits, MeterInfo
+from ingest.store import store
 from tests.devices.registry_files import good_rows, unpermitted_intake, write_workbook
 from tests.devices.test_registry import import_file
 from tests.intake.test_cli import intake
 from tests.roles import MONITOR, as_role
+
+ZONE = ZoneInfo("Asia/Shanghai")
 
 # As of 20 November 2026 (the end of that local day):
 # - permit JP (12.5万 = 125,000 m³, groundwater, valid to 2026-12-31) covers I-JP-1 and I-JP-2;
@@ -99,11 +105,14 @@ def test_flow_mismatch_and_a_clock_ahead_are_found(database_url: str, tmp_path: 
             "UPDATE daily_volumes SET flow_m3 = 21.5 WHERE meter_id = 'M-X-1' AND day >= '2026-11-18'"
         )
         conn.execute("UPDATE daily_volumes SET flow_m3 = 524.5 WHERE meter_id = 'M-JP-1'")
-        conn.execute(
-            "INSERT INTO rejected_messages (received_at, topic, payload, reason, message) VALUES "
-            "('2026-11-20 12:00+08', 'meters/M-BP-1/readings', '{}', 'ts_in_future', "
-            "'ts 2026-11-20T12:30:00+08:00 is 1800 s ahead of the collector''s clock (limit 300 s)')"
+        # refused by the collector's own decode: a reading 30 minutes ahead of the receive time
+        received = datetime(2026, 11, 20, 12, tzinfo=ZONE)
+        payload = b'{"ts": "2026-11-20T12:30:00+08:00", "total_m3": 5}'
+        ahead = decode_message(
+            "meters/M-BP-1/readings", payload, received, False, lambda m: MeterInfo(m, None, 900), Limits()
         )
+        assert [r.reason for r in ahead.refusals] == ["ts_in_future"]
+        store(conn, [ahead], {}, ZONE)
     done = intake("check", "--as-of", "2026-11-20", INTAKE_DATABASE_URL=database_url)
     assert done.returncode == 0, done.stderr
     assert open_findings(database_url) - EXPECTED == {("I-X-1", "flow_mismatch"), ("I-BP-1", "clock_skew")}

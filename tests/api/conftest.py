@@ -20,7 +20,8 @@ from api.settings import ApiSettings
 from devices.queries import load_registry
 from devices.topics import readings_topic
 from infra.sandbox import PrivatePostgres
-from ingest.store import Message, MeterInfo, store
+from ingest.message import Message, MeterInfo, Source
+from ingest.store import store
 from simulators.fleet import plan_fleet
 from tests.conftest import drop_database, fresh_database
 from tests.intake.test_cli import intake
@@ -50,7 +51,11 @@ def load_county(url: str, folder: Path, intakes: int = 30, seed: int = 5) -> Non
             }
             topic = readings_topic(meter.meter_id)
             for start in range(0, len(readings), 500):
-                batch = [Message(topic, b"{}", end, readings[start : start + 500])]
+                batch = [
+                    Message(
+                        Source.MQTT, meter.meter_id, b"{}", end, readings[start : start + 500], topic=topic
+                    )
+                ]
                 store(conn, batch, info, ZONE)
             conn.execute(
                 "UPDATE meter_state SET last_received_at = %s WHERE meter_id = %s", (end, meter.meter_id)

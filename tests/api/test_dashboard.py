@@ -18,9 +18,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api.auth import Role
-from benchmarks.server import api_server
+from infra.browser import available, chromium, log_in, wait_for
+from infra.testbed import api_server
 from tests.api.conftest import bearer
-from tests.browser import available, chromium, log_in, wait_for
 from tests.roles import API, as_role
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ import pytest
 
 from api import accounts
 from api.auth import Role
-from benchmarks.server import api_server
 from infra.sandbox import PrivatePostgres
+from infra.testbed import api_server
 from tests.api.conftest import bearer
 from tests.conftest import drop_database, fresh_database
 from tests.intake.test_cli import intake

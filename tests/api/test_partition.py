@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from api.auth import Role
-from benchmarks.server import api_server
 from infra.sandbox import PrivatePostgres
+from infra.testbed import api_server
 from tests.api.conftest import bearer
 from tests.relay import Relay
 from tests.roles import API, as_role

@@ -9,7 +9,8 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devices.codec import Reading, Reason, decode_readings, decode_status, encode_readings
+from devices.codec import decode_readings, decode_status, encode_readings
+from devices.readings import Reading, Reason
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 SKEW = timedelta(minutes=5)

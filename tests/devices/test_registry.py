@@ -12,7 +12,7 @@ import pytest
 from devices import registry
 from devices.calibration import CalibrationPeriods
 from devices.errors import RegistryRejected
-from devices.forms import Table
+from devices.forms import COLUMNS, Table
 from devices.workbook import read_files, write_csv_folder
 from tests.devices.registry_files import good_rows, write_workbook
 
@@ -152,7 +152,10 @@ def test_export_then_import_changes_nothing(database_url: str, tmp_path: Path) -
     assert again == exported
     assert exported[Table.PERMITS][0][4] == Decimal("80")  # 万m³ again in the form
     # 下次检定日期: M-JP-1 is a DN80 water meter calibrated 2024-04-02, due two years later
-    assert exported[Table.METERS][1][0] == "M-JP-1" and exported[Table.METERS][1][10] == date(2026, 4, 2)
+    next_due = [c.field for c in COLUMNS[Table.METERS]].index("next_due")
+    assert exported[Table.METERS][1][0] == "M-JP-1" and exported[Table.METERS][1][next_due] == date(
+        2026, 4, 2
+    )
 
 
 def test_new_active_meter_replaces_the_old_one_which_keeps_its_history(

@@ -14,9 +14,9 @@ import orjson
 import psycopg
 import pytest
 
-from benchmarks.fleet import register_meters
 from devices.topics import readings_topic, status_topic
 from infra.sandbox import PrivateMosquitto, PrivatePostgres
+from infra.testbed import register_meters
 from tests.ingest.harness import count, running_collector, scalar, settings_for, wait_until
 from tests.ingest.test_faults import collector_process
 from tests.mqtt import PacedPublisher, publish_all

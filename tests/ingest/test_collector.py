@@ -12,11 +12,12 @@ import orjson
 import psycopg
 import pytest
 
-from benchmarks.fleet import register_meters
-from devices.codec import Reading, encode_readings
+from devices.codec import encode_readings
+from devices.readings import Reading
 from devices.topics import readings_topic, status_topic
 from infra.calendar import local_day
 from infra.sandbox import PrivateMosquitto
+from infra.testbed import register_meters
 from ingest.volumes import Point, daily_volumes
 from tests.ingest.harness import count, running_collector, scalar, settings_for, wait_until
 from tests.mqtt import publish_all

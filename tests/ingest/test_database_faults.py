@@ -23,10 +23,10 @@ import orjson
 import psycopg
 import pytest
 
-from benchmarks.fleet import register_meters
 from devices.topics import readings_topic
 from infra import migrations
 from infra.sandbox import PrivateMosquitto, PrivatePostgres
+from infra.testbed import register_meters
 from tests.conftest import drop_database, fresh_database
 from tests.ingest.harness import count, running_collector, scalar, settings_for, wait_until
 from tests.ingest.test_faults import collector_process

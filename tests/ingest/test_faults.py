@@ -26,10 +26,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from benchmarks.fleet import register_meters
 from devices.topics import readings_topic
 from infra.calendar import local_day
 from infra.sandbox import PrivateMosquitto, PrivatePostgres
+from infra.testbed import register_meters
 from ingest.volumes import Point, daily_volumes
 from tests.ingest.harness import count, running_collector, settings_for, wait_until
 from tests.roles import COLLECTOR, as_role

@@ -12,11 +12,12 @@ import psycopg
 import pytest
 
 import ingest.store
-from benchmarks.fleet import register_meters
-from devices.codec import Reading
+from devices.readings import Reading
 from infra.calendar import local_day
+from infra.testbed import register_meters
+from ingest.message import Message, MeterInfo, Source
 from ingest.recompute import recompute
-from ingest.store import Message, MeterInfo, store
+from ingest.store import store
 from ingest.tails import Tail
 from ingest.volumes import Point, daily_volumes
 from tests.intake.test_cli import intake
@@ -82,7 +83,7 @@ def stored(database_url: str) -> list[Reading]:
         for start in range(0, len(readings), 100):
             store(
                 conn,
-                [Message("meters/R1/readings", b"{}", START, readings[start : start + 100])],
+                [Message(Source.MQTT, "R1", b"{}", START, readings[start : start + 100])],
                 info,
                 SHANGHAI,
             )
@@ -126,7 +127,7 @@ def test_a_recompute_between_batches_sends_the_next_batch_the_slow_way(
     tails: dict[str, Tail] = {}
     info = {"R1": MeterInfo("R1", CAPACITY, 7200)}
     with psycopg.connect(database_url) as conn:
-        store(conn, [Message("meters/R1/readings", b"{}", START, readings[:470])], info, SHANGHAI, tails)
+        store(conn, [Message(Source.MQTT, "R1", b"{}", START, readings[:470])], info, SHANGHAI, tails)
         conn.execute("UPDATE meters SET report_interval_s = 1800 WHERE meter_id = 'R1'")
         conn.commit()
         conn.autocommit = True
@@ -140,7 +141,7 @@ def test_a_recompute_between_batches_sends_the_next_batch_the_slow_way(
 
         monkeypatch.setattr(ingest.store, "_recompute", watched)
         now = {"R1": MeterInfo("R1", CAPACITY, 1800)}  # what a fresh directory says
-        store(conn, [Message("meters/R1/readings", b"{}", START, readings[470:])], now, SHANGHAI, tails)
+        store(conn, [Message(Source.MQTT, "R1", b"{}", START, readings[470:])], now, SHANGHAI, tails)
         assert slow == ["R1"]
         assert stored_days(conn) == scratch(readings, SHANGHAI, CAPACITY, interval_s=1800)
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import psycopg
 
-from benchmarks.fleet import register_meters
 from devices.topics import readings_topic, status_topic
 from infra.sandbox import PrivateMosquitto
+from infra.testbed import register_meters
 from tests.ingest.harness import count, running_collector, scalar, settings_for, wait_until
 from tests.intake.test_cli import intake
 from tests.mqtt import publish_all

@@ -11,10 +11,11 @@ import psycopg
 import pytest
 
 import ingest.store
-from benchmarks.fleet import register_meters
-from devices.codec import Reading, Reason, Refusal, Status
+from devices.readings import Reading, Reason, Refusal, Status
 from infra.calendar import local_day
-from ingest.store import Message, MeterInfo, store
+from infra.testbed import register_meters
+from ingest.message import Message, MeterInfo, Source
+from ingest.store import store
 from ingest.tails import Tail
 from ingest.volumes import Point, daily_volumes
 
@@ -29,7 +30,7 @@ def r(meter: str, ts: str, total: str, **extra: object) -> Reading:
 
 def msg(*readings: Reading, topic: str | None = None) -> Message:
     meter = readings[0].meter_id if readings else "M1"
-    return Message(topic or f"meters/{meter}/readings", b"{}", NOW, list(readings))
+    return Message(Source.MQTT, meter, b"{}", NOW, list(readings), topic=topic or f"meters/{meter}/readings")
 
 
 def days(conn: psycopg.Connection[tuple[object, ...]], meter: str) -> list[tuple[object, ...]]:
@@ -71,9 +72,14 @@ def test_duplicates_are_counted_and_conflicts_kept(database_url: str) -> None:
 def test_refusals_and_status_are_recorded(database_url: str) -> None:
     register_meters(database_url, ["M1"])
     bad = Message(
-        "meters/M1/readings", b"not json", NOW, refusals=[Refusal(Reason.BAD_JSON, "not JSON: ...")]
+        Source.MQTT,
+        "M1",
+        b"not json",
+        NOW,
+        refusals=[Refusal(Reason.BAD_JSON, "not JSON: ...")],
+        topic="meters/M1/readings",
     )
-    status = Message("meters/M1/status", b"offline", NOW, status=Status.OFFLINE)
+    status = Message(Source.MQTT, "M1", b"offline", NOW, status=Status.OFFLINE, topic="meters/M1/status")
     with psycopg.connect(database_url) as conn:
         result = store(conn, [bad, status], METERS, ZONE)
         rejected = conn.execute("SELECT topic, payload, reason FROM rejected_messages").fetchall()

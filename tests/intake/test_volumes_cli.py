@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 import orjson
 import psycopg
 
-from benchmarks.fleet import register_meters
-from devices.codec import Reading
-from ingest.store import Message, MeterInfo, store
+from devices.readings import Reading
+from infra.testbed import register_meters
+from ingest.message import Message, MeterInfo, Source
+from ingest.store import store
 from tests.intake.test_cli import intake
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -44,7 +45,7 @@ def test_correct_list_and_revoke(database_url: str) -> None:
     with psycopg.connect(database_url) as conn:
         store(
             conn,
-            [Message("meters/C1/readings", b"{}", start, readings)],
+            [Message(Source.MQTT, "C1", b"{}", start, readings)],
             {"C1": MeterInfo("C1", None, 3600)},
             ZONE,
         )

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import orjson
 import psycopg
 
-from devices.codec import Reading
 from devices.queries import load_registry
+from devices.readings import Reading
 from infra.sandbox import PrivateMosquitto
 from simulators.faults import Fault, inject
 from simulators.fleet import plan_fleet

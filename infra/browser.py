@@ -1,5 +1,6 @@
-"""Headless Chromium for the dashboard tests (Debian's chromium and chromedriver, installed by
-scripts/dev-deps). Selenium is told where both are, so it never tries to download a browser."""
+"""Headless Chromium for the dashboard's tests and screenshots (Debian's chromium and chromedriver,
+installed by scripts/dev-deps; selenium comes with the dev extra). Selenium is told where both are,
+so it never tries to download a browser."""
 
 from __future__ import annotations
 

@@ -1,0 +1,160 @@
+"""The fleet as a whole: the summary by county, each intake's annual volume and the map of intakes
+(一张图)."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from operator import itemgetter
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from anomaly import queries as aq
+from api import queries
+from api.deps import Auditor, Config, Db
+from api.errors import Unprocessable
+from api.limits import limited
+from api.paging import Page, Paging, slice_page
+from api.params import Filter
+from api.problems import responses
+from api.schemas import (
+    AnnualVolumeOut,
+    CountyStatus,
+)
+from api.strict import strict_request
+
+router = APIRouter(
+    tags=["fleet"],
+    responses=responses(400, 401, 403, 413, 422),
+    dependencies=[Depends(strict_request)],
+)
+
+
+@router.get("/fleet/summary", response_model=list[CountyStatus])
+def fleet_summary(_: Auditor, db: Db) -> list[CountyStatus]:
+    """Per county: active meters online, offline and never reported (as the status sweep judged)."""
+    return [CountyStatus(**row) for row in aq.fleet_summary(db)]
+
+
+@router.get(
+    "/annual-volumes",
+    response_model=Page[AnnualVolumeOut],
+    dependencies=[Depends(limited("report"))],
+    responses=responses(429),
+)
+def annual_volumes(
+    _: Auditor,
+    db: Db,
+    config: Config,
+    page: Paging,
+    year: Annotated[
+        int | None, Query(ge=2000, le=2100, description="default: this year, up to today")
+    ] = None,
+    intake_code: Filter = None,
+) -> Page[AnnualVolumeOut]:
+    """Each intake's metered annual volume and 数据获取方式, as the registration form asks."""
+    today = datetime.now(config.zone).date()
+    wanted = year or today.year
+    if wanted > today.year:
+        raise Unprocessable(
+            f"year {wanted} has not begun", errors=[{"field": "year", "message": "in the future"}]
+        )
+    annual = aq.annual_by_intake(db, [wanted], today)
+    items = [
+        AnnualVolumeOut(
+            intake_code=code,
+            year=v.year,
+            volume_m3=v.volume_m3,
+            volume_wan_m3=v.volume_wan,
+            method=str(v.method),
+            measured_days=v.measured_days,
+            estimated_days=v.estimated_days,
+            unmetered_days=v.unmetered_days,
+            basis=v.basis,
+        )
+        for code, volumes in sorted(annual.items())
+        if intake_code is None or code == intake_code
+        for v in volumes
+    ]
+    return slice_page(items, page)
+
+
+@router.get(
+    "/map.geojson",
+    dependencies=[Depends(limited("report"))],
+    response_class=Response,
+    responses={
+        200: {"content": {"application/geo+json": {}}, "description": "a FeatureCollection"},
+        **responses(429),
+    },
+)
+def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
+    """Every intake as a point (WGS 84) with its meter's status and the share of its permit used
+    this year (the permit's, over all its intakes). Kept for INTAKE_API_MAP_CACHE_S seconds (the
+    `Age` header says how old it is): status changes at most once a minute anyway."""
+    cache: dict[str | None, tuple[float, bytes]] = request.app.state.map_cache
+    now = time.monotonic()
+    cached = cache.get(county)
+    if cached is None or cached[0] <= now:
+        today = datetime.now(config.zone).date()
+        rows = sorted(queries.map_rows(db, today, county), key=itemgetter(0))
+        drawn = permit_volumes(rows)
+        with _gc_paused():
+            features = [_feature(row, drawn) for row in rows]
+            body = orjson.dumps({"type": "FeatureCollection", "features": features})
+        cached = (now + config.api_map_cache_s, body)
+        if config.api_map_cache_s > 0:
+            cache[county] = cached
+    age = max(0, int(config.api_map_cache_s - (cached[0] - now)))
+    return Response(cached[1], media_type="application/geo+json", headers={"Age": str(age)})
+
+
+def permit_volumes(rows: list[tuple[Any, ...]]) -> dict[str, float]:
+    """This year's volume per permit, over all its intakes (rows of queries.MAP)."""
+    drawn: dict[str, float] = defaultdict(float)
+    for row in rows:
+        if row[6] is not None and row[13] is not None:
+            drawn[row[6]] += row[13]
+    return drawn
+
+
+def _feature(row: tuple[Any, ...], drawn: dict[str, float]) -> dict[str, Any]:
+    allowed = row[14]
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": (row[3], row[4])},
+        "properties": {
+            "code": row[0],
+            "name": row[1],
+            "county": row[2],
+            "intake_status": row[5],
+            "permit_no": row[6],
+            "meter_id": row[7],
+            "status": row[8],
+            "status_since": row[9],
+            "last_reading_ts": row[10],
+            "last_total_m3": row[11],
+            "ytd_m3": row[12],
+            "permit_used_share": round(drawn.get(row[6], 0.0) / allowed, 4) if allowed else None,
+        },
+    }
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # 20,000 features are ~80,000 new dicts and lists; the cyclic collector would scan them again and
+    # again while they are built (measured: 50 ms of 65). Nothing here forms a cycle.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,1 @@
+"""Sources of the pipeline: each turns what a transport receives into deliveries with an ack."""

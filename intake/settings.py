@@ -1,0 +1,23 @@
+"""Settings for a subcommand: built when it runs, with every bad variable named."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from pydantic import ValidationError
+
+from infra.errors import InfraError
+from infra.settings import Settings
+
+S = TypeVar("S", bound=Settings)
+
+
+def load_settings(kind: type[S]) -> S:
+    """Settings of one process kind, or an :class:`InfraError` naming each bad variable."""
+    try:
+        return kind()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
+        )
+        raise InfraError(f"bad setting: {problems}") from None
