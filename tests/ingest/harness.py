@@ -13,8 +13,9 @@ import psycopg
 
 from ingest import logs
 from ingest.collector import Collector
+from ingest.gateway import Gateway
 from ingest.metrics import Metrics
-from ingest.settings import CollectorSettings
+from ingest.settings import CollectorSettings, GatewaySettings
 from tests.roles import COLLECTOR, as_role
 
 
@@ -74,3 +75,51 @@ def scalar(url: str, sql: str, *params: Any) -> Any:
 
 def count(url: str, table: str) -> int:
     return int(scalar(url, f"SELECT count(*) FROM {table}"))
+
+
+def gateway_settings_for(database_url: str, **overrides: Any) -> GatewaySettings:
+    """A gateway's settings on a free port; it logs in to the database as the collector's role."""
+    values: dict[str, Any] = {
+        "database_url": as_role(database_url, COLLECTOR),
+        "gateway_host": "127.0.0.1",
+        "gateway_port": 0,
+        "gateway_metrics_port": 0,
+        "collector_batch_age_ms": 50,
+        "collector_log_format": "text",
+        **overrides,
+    }
+    return GatewaySettings(**values)
+
+
+@contextmanager
+def running_gateway(settings: GatewaySettings) -> Iterator[Gateway]:
+    gateway = Gateway(settings, logs.setup("text"), Metrics())
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(SystemExit(gateway.run(install_signals=False)))
+        except BaseException as exc:  # surfaced to the test below
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    wait_until(lambda: gateway.port != 0 or bool(outcome), 15, "the gateway to listen")
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "gateway did not stop"
+        if outcome and not (isinstance(outcome[0], SystemExit) and outcome[0].code == 0):
+            raise AssertionError(f"the gateway ended with {outcome[0]!r}")
+
+
+def register_rtu(url: str, channels: dict[str, tuple[str, int]]) -> None:
+    """Put meters on RTU addresses and channels (meter id -> (address, channel))."""
+    with psycopg.connect(url) as conn:
+        for meter_id, (address, channel) in channels.items():
+            conn.execute(
+                "UPDATE meters SET rtu_address = %s, rtu_channel = %s WHERE meter_id = %s",
+                (address, channel, meter_id),
+            )
