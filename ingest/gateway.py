@@ -33,7 +33,9 @@ class Gateway:
         self.metrics = metrics
         self.stopping = threading.Event()
         self.started = threading.Event()
-        self.pipeline = Pipeline(settings, logger, metrics, self.stopping, "intake-gateway")
+        self.pipeline = Pipeline(
+            settings, logger, metrics, self.stopping, "intake-gateway", settings.gateway_commit_when_idle
+        )
         gateway_metrics = GatewayMetrics(metrics)
         limits = self.pipeline.limits
         self.source = Szy206Source(

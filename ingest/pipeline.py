@@ -69,8 +69,13 @@ class Pipeline:
         metrics: Metrics,
         stopping: threading.Event,
         application_name: str = "intake-collector",
+        commit_when_idle: bool = False,
     ) -> None:
         self.settings = settings
+        # Group commit: flush as soon as nothing more waits in the inbox (the batch size and age stay
+        # the bounds). For senders that wait for each confirmation (RTUs), where the batch age would
+        # otherwise be every frame's latency; a busy source still fills batches while one commits.
+        self.commit_when_idle = commit_when_idle
         self.log = logger
         self.metrics = metrics
         self.stopping = stopping
@@ -138,6 +143,7 @@ class Pipeline:
                 readings >= self.settings.collector_batch_size
                 or time.monotonic() - oldest >= max_age
                 or draining
+                or (self.commit_when_idle and len(self.inbox) == 0)
             ):
                 self._flush(batch)
                 batch, readings = [], 0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from infra.settings import Settings
 
@@ -56,3 +57,29 @@ class GatewaySettings(CollectorSettings):
     gateway_max_garbage_kb: int = Field(64, gt=0)
     gateway_password: int = Field(0, ge=0, le=0xFFFF)  # PW of the centre's downlink frames
     gateway_metrics_port: int = Field(9110, ge=0, le=65535)  # 0: no metrics endpoint
+    # Commit as soon as no frame waits (group commit): an RTU sends its next frame only after the
+    # confirmation, so the batch age would otherwise be every frame's latency. The batch size and
+    # age stay the bounds.
+    gateway_commit_when_idle: bool = True
+    # The networks RTUs connect from (comma-separated CIDRs, e.g. the carrier's private APN range);
+    # empty: any. SZY 206 has no uplink password, so this is the gateway's only gate (docs/SZY206.md).
+    gateway_allowed_networks: str = ""
+
+    @field_validator("gateway_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError as exc:
+                    raise ValueError(f"{part.strip()!r} is not a network (e.g. 10.64.0.0/10)") from exc
+        return value
+
+    @property
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(p.strip(), strict=False)
+            for p in self.gateway_allowed_networks.split(",")
+            if p.strip()
+        )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import threading
 from collections.abc import Callable
@@ -44,7 +45,10 @@ class GatewayMetrics:
         r = self.metrics.registry
         self.connections = Gauge("intake_gateway_connections", "open RTU connections", registry=r)
         self.refused_connections = Counter(
-            "intake_gateway_refused_connections", "connections closed at once: too many open", registry=r
+            "intake_gateway_refused_connections",
+            "connections closed at once: too many open, or from outside the allowed networks",
+            ["why"],
+            registry=r,
         )
         self.frames = Counter("intake_gateway_frames", "pieces cut from RTU streams", ["cut"], registry=r)
         self.confirmations = Counter(
@@ -117,7 +121,17 @@ class Szy206Source:
         host, port = writer.get_extra_info("peername")[:2]
         connection = _Connection(f"{host}:{port}", writer)
         if len(self._open) >= self.settings.gateway_max_connections or self.stopping.is_set():
-            self.metrics.refused_connections.inc()
+            self.metrics.refused_connections.labels("too_many").inc()
+            writer.close()
+            return
+        if not _allowed(host, self.settings.allowed_networks):
+            self.metrics.refused_connections.labels("network").inc()
+            log(
+                self.log,
+                logging.WARNING,
+                "RTU connection from outside the allowed networks",
+                peer=connection.peer,
+            )
             writer.close()
             return
         self._open.add(connection)
@@ -284,3 +298,15 @@ class Szy206Source:
 
 def _nothing() -> None:
     pass
+
+
+def _allowed(host: str, networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:
+    if not networks:
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in networks)

@@ -26,6 +26,7 @@ from devices.szy206 import (
 from devices.topics import readings_topic
 from infra.sandbox import PrivateMosquitto
 from infra.testbed import register_meters
+from ingest.settings import GatewaySettings
 from tests.ingest.harness import (
     count,
     gateway_settings_for,
@@ -273,8 +274,9 @@ def test_a_logout_takes_the_rtu_offline_and_a_later_link_brings_it_back(database
 def test_sigterm_confirms_what_is_held_before_closing(database_url: str) -> None:
     setup(database_url)
     at = datetime.now(ZONE).replace(microsecond=0) - timedelta(hours=1)
-    # a long batch age: the report is held when the stop comes
-    with running_gateway(gateway_settings_for(database_url, collector_batch_age_ms=3000)) as gateway:
+    # a long batch age and no group commit: the report is held when the stop comes
+    settings = gateway_settings_for(database_url, collector_batch_age_ms=3000, gateway_commit_when_idle=False)
+    with running_gateway(settings) as gateway:
         link = login(gateway.port, B)
         link.send(flow_report(B, [(1.0, 42)], label_at(at)))
         # the link's online status, the login and the report
@@ -284,3 +286,49 @@ def test_sigterm_confirms_what_is_held_before_closing(database_url: str) -> None
         assert reply is not None and reply.afn == Afn.SELF_REPORT, "confirmed while stopping"
         assert count(database_url, "readings") == 1
         assert link.closed(20)
+
+
+def test_only_the_allowed_networks_may_connect(database_url: str) -> None:
+    """SZY 206 has no uplink password: the networks RTUs connect from are the gateway's gate."""
+    setup(database_url)
+    at = datetime.now(ZONE).replace(microsecond=0) - timedelta(hours=1)
+    report = flow_report(B, [(1.0, 42)], label_at(at))
+    outside = gateway_settings_for(database_url, gateway_allowed_networks="10.64.0.0/10")
+    with running_gateway(outside) as gateway:
+        link = RtuLink(gateway.port)
+        link.send(report)
+        assert link.closed(5), "a connection from outside the allowed networks is closed at once"
+        refused = gateway.metrics.registry.get_sample_value(
+            "intake_gateway_refused_connections_total", {"why": "network"}
+        )
+        assert refused == 1
+    assert count(database_url, "readings") == 0
+    assert count(database_url, "meter_status_events") == 0
+    inside = gateway_settings_for(database_url, gateway_allowed_networks="10.64.0.0/10, 127.0.0.0/8")
+    with running_gateway(inside) as gateway:
+        link = login(gateway.port, B)
+        link.send(report)
+        assert link.answer() is not None
+        link.close()
+    assert count(database_url, "readings") == 1
+
+
+def test_a_network_that_is_not_one_is_refused_at_start() -> None:
+    try:
+        GatewaySettings.model_validate({"gateway_allowed_networks": "10.64.0.0/10,the carrier"})
+    except ValueError as exc:
+        assert "'the carrier' is not a network" in str(exc)
+    else:
+        raise AssertionError("an unreadable network was accepted")
+
+
+def test_a_report_is_confirmed_without_waiting_for_the_batch_age(database_url: str) -> None:
+    """Group commit: an RTU waits for each confirmation, so a lone frame is committed at once."""
+    setup(database_url)
+    at = datetime.now(ZONE).replace(microsecond=0) - timedelta(hours=1)
+    with running_gateway(gateway_settings_for(database_url, collector_batch_age_ms=600_000)) as gateway:
+        link = login(gateway.port, B)
+        link.send(flow_report(B, [(1.0, 42)], label_at(at)))
+        assert link.answer(30) is not None, "confirmed long before the ten-minute batch age"
+        assert count(database_url, "readings") == 1
+        link.close()
