@@ -23,6 +23,7 @@ from simulators.faults import Fault
 from simulators.fleet import Planned, plan_fleet
 from simulators.live import LiveProgress, run_fleet
 from simulators.publish import Progress, backfill
+from simulators.rtu import RtuFault, RtuProgress, plan_rtus, run_rtus
 
 
 def _faults(text: str) -> str:
@@ -36,13 +37,23 @@ def _faults(text: str) -> str:
     return text
 
 
-def _load_fleet(settings: Settings, since: date, args: argparse.Namespace) -> list[Planned]:
-    """The registry's active meters as virtual meters (epoch: 1 January of ``since``'s year)."""
+def _load_fleet(
+    settings: Settings, since: date, args: argparse.Namespace, rtu_only: bool = False
+) -> tuple[list[Planned], dict[str, tuple[str, int]]]:
+    """The registry's active meters as virtual meters (epoch: 1 January of ``since``'s year), and the
+    RTU address and channel of those reached through an RTU (``rtu_only``: only those)."""
     with connect(settings.database_url, "intake-simulate") as conn:
         meters, intakes, permits = dq.load_registry(conn)
+    addresses = {
+        m.meter_id: (m.rtu_address, m.rtu_channel or 1)
+        for m in meters
+        if m.is_active and m.rtu_address is not None
+    }
     epoch = datetime(since.year, 1, 1, tzinfo=settings.zone)
     fleet = plan_fleet(meters, intakes, permits, args.seed, settings.zone, epoch)
-    return fleet[args.offset :][: args.meters or None]
+    if rtu_only:
+        fleet = [p for p in fleet if p.meter.meter_id in addresses]
+    return fleet[args.offset :][: args.meters or None], addresses
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
@@ -53,7 +64,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     zone = settings.zone
     start = datetime.combine(args.since, clock.min, zone)
     end = datetime.combine(args.to, clock.min, zone)
-    fleet = _load_fleet(settings, args.since, args)
+    fleet, _ = _load_fleet(settings, args.since, args)
     if not fleet:
         print("intake: no active meters in the registry: import one first (intake registry import)")
         return 1
@@ -127,8 +138,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if start > real_start:
         print(f"intake: --from {args.since} is in the future; meters may not report ahead of the clock")
         return 2
+    if args.protocol == "szy206":
+        return _run_rtus(settings, args, start, real_start)
     passwords = read_passwords(args.credentials) if args.credentials else None
-    fleet = _load_fleet(settings, start.date(), args)
+    fleet, _ = _load_fleet(settings, start.date(), args)
     if not fleet:
         print("intake: no active meters in the registry: import one first (intake registry import)")
         return 1
@@ -172,6 +185,78 @@ def cmd_run(args: argparse.Namespace) -> int:
     took = time.monotonic() - started
     print(f"stopped: {done.readings:,} readings in {done.messages:,} messages ({took:.1f} s)")
     return 1 if done.refused else 0
+
+
+def _run_rtus(settings: Settings, args: argparse.Namespace, start: datetime, real_start: datetime) -> int:
+    """`simulate run --protocol szy206`: the registry's meters on RTU addresses, as virtual RTUs."""
+    if args.credentials or args.per_message != 1:
+        print("intake: --credentials and --per-message are MQTT's; an RTU sends one report per frame")
+        return 2
+    fleet, addresses = _load_fleet(settings, start.date(), args, rtu_only=True)
+    if not fleet:
+        print(
+            "intake: no active meter has an RTU address: register one (遥测终端地址 in the workbook, "
+            "rtu_address in the API) first"
+        )
+        return 1
+    zone = settings.zone
+    faults = list(RtuFault) if args.rtu_faults == "all" else [RtuFault(f) for f in args.rtu_faults if f]
+    rtus = plan_rtus([p.meter for p in fleet], addresses, faults)
+    host, port = args.gateway
+    sim = SimClock(start, real_start, args.speed)
+    played = ", ".join(f"{r.address} {r.fault}" for r in rtus if r.fault) or "none"
+    print(
+        f"running {len(rtus)} RTUs for {len(fleet)} meters against the SZY 206 gateway on {host}:{port} "
+        f"(faults: {played}); Ctrl-C stops",
+        flush=True,
+    )
+    started = time.monotonic()
+
+    def report(p: RtuProgress, now: datetime) -> None:
+        print(
+            f"  {now.astimezone(zone):%Y-%m-%d %H:%M} simulated: {p.connected} connected, "
+            f"{p.sent:,} reports sent, {p.confirmed:,} confirmed, {p.resent:,} sent again",
+            flush=True,
+        )
+
+    async def main() -> RtuProgress:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if args.duration:
+            loop.call_later(args.duration, stop.set)
+        return await run_rtus(rtus, host, port, sim, zone, stop, report)
+
+    done = asyncio.run(main())
+    took = time.monotonic() - started
+    print(
+        f"stopped: {done.confirmed:,} reports confirmed ({len(done.confirmed_readings):,} readings), "
+        f"{done.resent:,} sent again, in {done.connections:,} connections ({took:.1f} s)"
+    )
+    if not done.connections:
+        print(f"intake: no RTU could connect to {host}:{port}: is `intake gateway szy206` running there?")
+        return 1
+    return 0
+
+
+def _rtu_faults(text: str) -> list[str]:
+    if text == "all":
+        return ["all"]
+    names = [f for f in text.split(",") if f]
+    unknown = [f for f in names if f not in {str(x) for x in RtuFault}]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown RTU fault {', '.join(unknown)}; choose from {', '.join(RtuFault)}"
+        )
+    return names
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:6206)")
+    return host.strip("[]"), int(port)
 
 
 def _at_least(low: float, kind: Callable[[str], float]) -> Callable[[str], float]:
@@ -231,7 +316,29 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Every meter connects on its own (with its own password from --credentials), leaves "
         "a last will 'offline', announces 'online' and reports at its interval. With --from in the past the "
         "simulated clock runs --speed times faster until it reaches now, then in real time: a year of "
-        "history followed by a live fleet.",
+        "history followed by a live fleet. With --protocol szy206 the meters registered on an RTU address "
+        "are virtual RTUs instead: each connects to the gateway over TCP, logs in, sends a self-report "
+        "(AFN C0H) per reading time with every channel, waits for the confirmation and sends again on a "
+        "new connection until it comes; --rtu-faults plays one fault each on the first RTUs.",
+    )
+    run.add_argument(
+        "--protocol",
+        choices=("mqtt", "szy206"),
+        default="mqtt",
+        help="mqtt: JSON over MQTT to the broker; szy206: RTUs over TCP to the gateway (%(default)s)",
+    )
+    run.add_argument(
+        "--gateway",
+        type=_host_port,
+        default=("127.0.0.1", 6206),
+        metavar="HOST:PORT",
+        help="where `intake gateway szy206` listens, for --protocol szy206 (127.0.0.1:6206)",
+    )
+    run.add_argument(
+        "--rtu-faults",
+        type=_rtu_faults,
+        default=[],
+        help=f"for --protocol szy206: 'all' or a list of {','.join(RtuFault)}, one RTU each",
     )
     run.add_argument("--from", dest="since", type=day, help="simulated start day (default: now, real time)")
     run.add_argument(

@@ -103,7 +103,7 @@ class RtuRun:
         return self.clock.at(time.monotonic() - self.began)
 
 
-async def _answer(reader: asyncio.StreamReader, framer: Framer, afn: int, timeout: float) -> bool:
+async def wait_for_answer(reader: asyncio.StreamReader, framer: Framer, afn: int, timeout: float) -> bool:
     """Wait for the centre's frame with ``afn``; False on timeout or a closed connection."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -135,7 +135,7 @@ async def run_rtu(rtu: VirtualRtu, run: RtuRun) -> None:
             try:
                 framer = Framer()
                 writer.write(link_check(rtu.address, Link.LOGIN))
-                if not await _answer(reader, framer, Afn.LINK_CHECK, run.confirm_timeout):
+                if not await wait_for_answer(reader, framer, Afn.LINK_CHECK, run.confirm_timeout):
                     raise ConnectionError("no answer to the login")
                 delay = 0.5
                 await _report(rtu, run, reader, writer, framer)
@@ -168,7 +168,7 @@ async def _report(
             wait = run.clock.elapsed_at(due) - (time.monotonic() - run.began)
             if time.monotonic() - idle_since > run.keepalive_s:
                 writer.write(link_check(rtu.address, Link.KEEP_ALIVE))
-                if not await _answer(reader, framer, Afn.LINK_CHECK, run.confirm_timeout):
+                if not await wait_for_answer(reader, framer, Afn.LINK_CHECK, run.confirm_timeout):
                     raise ConnectionError("no answer to the keep-alive")
                 idle_since = time.monotonic()
             with contextlib.suppress(TimeoutError):
@@ -179,7 +179,7 @@ async def _report(
             raise ConnectionError("half a frame sent: the link drops")
         writer.write(frame)
         run.progress.sent += 1
-        confirmed = await _answer(reader, framer, Afn.SELF_REPORT, run.confirm_timeout)
+        confirmed = await wait_for_answer(reader, framer, Afn.SELF_REPORT, run.confirm_timeout)
         if confirmed and rtu.fault is RtuFault.DROP_CONFIRMATION and not rtu.faulted:
             rtu.faulted = True
             confirmed = False  # as if it never arrived: the RTU times out and resends
