@@ -1,4 +1,4 @@
-"""`intake bench ingest|queries`: the benchmarks of benchmarks/, with their numbers in docs/BENCHMARKS.md."""
+"""`intake bench ingest|queries|gateway`: the benchmarks of benchmarks/, numbers in docs/BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -38,6 +38,20 @@ def cmd_queries(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from benchmarks import gateway
+
+    result = gateway.run(
+        args.rtus, args.frames, args.batch_age_ms, args.link_ms, lambda s: print(s, flush=True)
+    )
+    command = (
+        f"intake bench gateway --rtus {args.rtus} --frames {args.frames} "
+        f"--batch-age-ms {args.batch_age_ms} --link-ms {args.link_ms}"
+    )
+    print(gateway.record(result, command, args.record))
+    return 0 if result.lost == 0 and result.duplicated == 0 and result.volume_error_m3 == 0 else 1
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = commands.add_parser(
         "bench",
@@ -75,3 +89,29 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     queries.add_argument("--meters", type=_positive, default=2000, help="meters (%(default)s)")
     queries.add_argument("--days", type=_positive, default=365, help="days of history (%(default)s)")
     queries.set_defaults(handler=cmd_queries)
+    gateway = kinds.add_parser(
+        "gateway",
+        help="SZY 206 frames from many RTU connections: the gateway vs a naive server; latency, loss",
+    )
+    gateway.add_argument("--rtus", type=_positive, default=200, help="concurrent RTUs (%(default)s)")
+    gateway.add_argument("--frames", type=_positive, default=50, help="reports per RTU (%(default)s)")
+    gateway.add_argument(
+        "--batch-age-ms",
+        type=_positive,
+        default=200,
+        help="the gateway's INTAKE_COLLECTOR_BATCH_AGE_MS (%(default)s, the shipped default)",
+    )
+    gateway.add_argument(
+        "--link-ms",
+        type=int,
+        default=0,
+        help="each RTU waits this long after a confirmation before its next frame, as over a radio link "
+        "(%(default)s)",
+    )
+    gateway.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="do not write the results into docs/BENCHMARKS.md (a trial run)",
+    )
+    gateway.set_defaults(handler=cmd_gateway)
