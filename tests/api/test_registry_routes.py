@@ -126,3 +126,35 @@ def test_an_admin_imports_the_workbook_and_a_bad_one_changes_nothing(
         "/api/v1/registry/import", headers={**admin, "Content-Type": "text/csv"}, content=b"a,b"
     )
     assert wrong_type.status_code == 415
+
+
+def test_a_meter_is_reached_through_an_rtu_address_and_channel(
+    client: TestClient, tokens: dict[Role, str]
+) -> None:
+    operator = bearer(tokens[Role.OPERATOR])
+    meters = client.get("/api/v1/meters", headers=operator, params={"limit": 1000}).json()["items"]
+    first, second = [m["meter_id"] for m in meters if m["removed_on"] is None][:2]
+    put = client.patch(f"/api/v1/meters/{first}", headers=operator, json={"rtu_address": "211321-12"})
+    assert put.status_code == 200, put.text
+    assert (put.json()["rtu_address"], put.json()["rtu_channel"]) == ("211321-00012", 1)
+    shown = client.get(f"/api/v1/meters/{first}", headers=operator).json()
+    assert (shown["rtu_address"], shown["rtu_channel"]) == ("211321-00012", 1)
+
+    clash = client.patch(f"/api/v1/meters/{second}", headers=operator, json={"rtu_address": "211321-00012"})
+    assert clash.status_code == 409, clash.text  # channel 1 of that RTU is the first meter's
+    bad = client.patch(f"/api/v1/meters/{second}", headers=operator, json={"rtu_address": "21132-00012"})
+    assert bad.status_code == 422 and [e["field"] for e in bad.json()["errors"]] == ["rtu_address"]
+    lone = client.patch(f"/api/v1/meters/{second}", headers=operator, json={"rtu_channel": 2})
+    assert lone.status_code == 422, lone.text  # a channel without an address
+    assert client.get(f"/api/v1/meters/{second}", headers=operator).json()["rtu_address"] is None
+    channel_two = client.patch(
+        f"/api/v1/meters/{second}", headers=operator, json={"rtu_address": "211321-00012", "rtu_channel": 2}
+    )
+    assert channel_two.status_code == 200, channel_two.text
+
+    for meter_id in (first, second):
+        cleared = client.patch(
+            f"/api/v1/meters/{meter_id}", headers=operator, json={"rtu_address": None, "rtu_channel": None}
+        )
+        assert cleared.status_code == 200, cleared.text
+        assert (cleared.json()["rtu_address"], cleared.json()["rtu_channel"]) == (None, None)
