@@ -52,6 +52,15 @@ def cmd_gateway(args: argparse.Namespace) -> int:
     return 0 if result.lost == 0 and result.duplicated == 0 and result.volume_error_m3 == 0 else 1
 
 
+def _no_record(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-record",
+        dest="record",
+        action="store_false",
+        help="do not write the results into docs/BENCHMARKS.md (a trial run)",
+    )
+
+
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     bench = commands.add_parser(
         "bench",
@@ -76,12 +85,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--collectors", type=_positive, default=1, help="collector processes; >1: a shared subscription"
     )
     ingest.add_argument("--json", type=Path, help="also write the results as JSON here")
-    ingest.add_argument(
-        "--no-record",
-        dest="record",
-        action="store_false",
-        help="do not write the results into docs/BENCHMARKS.md (a trial run)",
-    )
+    _no_record(ingest)
     ingest.set_defaults(handler=cmd_ingest)
     queries = kinds.add_parser(
         "queries", help="annual volumes, fleet status, a meter's year: over a year of 15-minute readings"
@@ -108,10 +112,5 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="each RTU waits this long after a confirmation before its next frame, as over a radio link "
         "(%(default)s)",
     )
-    gateway.add_argument(
-        "--no-record",
-        dest="record",
-        action="store_false",
-        help="do not write the results into docs/BENCHMARKS.md (a trial run)",
-    )
+    _no_record(gateway)
     gateway.set_defaults(handler=cmd_gateway)

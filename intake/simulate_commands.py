@@ -171,12 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
 
     async def main() -> LiveProgress:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if args.duration:
-            loop.call_later(args.duration, stop.set)
+        stop = _until_stopped(args.duration)
         return await run_fleet(settings.broker, fleet, sim, passwords, stop, args.per_message, report)
 
     done = asyncio.run(main())
@@ -220,13 +215,7 @@ def _run_rtus(settings: Settings, args: argparse.Namespace, start: datetime, rea
         )
 
     async def main() -> RtuProgress:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if args.duration:
-            loop.call_later(args.duration, stop.set)
-        return await run_rtus(rtus, host, port, sim, zone, stop, report)
+        return await run_rtus(rtus, host, port, sim, zone, _until_stopped(args.duration), report)
 
     done = asyncio.run(main())
     took = time.monotonic() - started
@@ -238,6 +227,17 @@ def _run_rtus(settings: Settings, args: argparse.Namespace, start: datetime, rea
         print(f"intake: no RTU could connect to {host}:{port}: is `intake gateway szy206` running there?")
         return 1
     return 0
+
+
+def _until_stopped(duration: float | None) -> asyncio.Event:
+    """Set by SIGINT, SIGTERM or after ``duration`` seconds; made inside the running loop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration:
+        loop.call_later(duration, stop.set)
+    return stop
 
 
 def _rtu_faults(text: str) -> list[str]:

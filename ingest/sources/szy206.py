@@ -118,7 +118,8 @@ class Szy206Source:
 
     # --- one connection ----------------------------------------------------------------------------
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        host, port = writer.get_extra_info("peername")[:2]
+        peername = writer.get_extra_info("peername")  # None when the peer has already gone
+        host, port = peername[:2] if peername else ("unknown", 0)
         connection = _Connection(f"{host}:{port}", writer)
         if len(self._open) >= self.settings.gateway_max_connections or self.stopping.is_set():
             self.metrics.refused_connections.labels("too_many").inc()
