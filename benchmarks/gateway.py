@@ -313,11 +313,14 @@ Lost (confirmed, not stored, or never confirmed) {r.lost}, duplicated {r.duplica
 totalizer advance: {r.volume_error_m3} m³. Naive lost {r.naive_lost}.
 
 What bounds it: each RTU waits for its confirmation before its next frame, so an RTU has at most one
-frame in a batch. The gateway commits as soon as no frame waits (group commit; the batch age is only
-the upper bound), so a batch holds the frames that arrived during the previous commit: ours is bounded
-by the two cores shared by 200 RTU connections, the gateway and PostgreSQL. The naive server does
-one INSERT round trip per frame, and every other RTU waits for the connection in front of it: in the
-field, where an RTU gives up on a login after tens of seconds, most of them would never get in.
+frame in a batch, and ours is about RTUs / round trip ({r.rtus} / {r.ours_p50_ms:.0f} ms \
+≈ {r.rtus / max(r.ours_p50_ms, 1e-3) * 1000:,.0f} frames/s).
+The gateway commits as soon as no frame waits (group commit; the batch age is only the upper bound),
+so a batch holds the frames that arrived during the previous commit, and the round trip is mostly
+that commit (storing, rolling up and updating the state of up to {r.rtus} frames) on two cores shared
+with the RTUs and PostgreSQL. The naive server does one INSERT round trip per frame while every other
+RTU waits for the connection in front of it: in the field, where an RTU gives up on a login after tens
+of seconds, most of them would never get in.
 """
     if to_docs:
         write_section("SZY 206 gateway" + (f", {r.link_ms} ms link" if r.link_ms else ""), command, body)
