@@ -15,6 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 
+from devices.divisions import check_division_code
 from devices.errors import InvalidValue
 from devices.model import (
     CalibrationResult,
@@ -125,6 +126,10 @@ def read_text(value: object) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # Excel turns codes like 1001 into 1001.0
     return str(value).strip()
+
+
+def read_division_code(value: object) -> str:
+    return check_division_code(read_text(value))
 
 
 def read_decimal(value: object) -> Decimal:
@@ -289,6 +294,15 @@ COLUMNS: dict[Table, tuple[Column, ...]] = {
             ("所属行业类型", "行业代码"),
         ),
         Column("permit_no", "许可证号", "permit_no", read_text, False, ("取水许可证号",)),
+        # Not a field of the form: the county's GB/T 2260 code, for a county name two cities share.
+        Column(
+            "division_code",
+            "行政区划代码",
+            "division_code",
+            read_division_code,
+            False,
+            ("区划代码", "县区代码"),
+        ),
     ),
     Table.PERMITS: (
         Column("permit_no", "许可证号", "permit_no", read_text, True, ("取水许可证号",)),

@@ -12,6 +12,7 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from devices.divisions import check_division_code
 from devices.errors import InvalidValue
 
 METER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -140,8 +141,12 @@ class Intake:
     water_use: WaterUse
     industry_code: str | None
     permit_no: str | None
+    # The county-level unit (GB/T 2260 code, devices/divisions.py) the county names; set by the import.
+    division_code: str | None = None
 
     def __post_init__(self) -> None:
+        if self.division_code is not None:
+            check_division_code(self.division_code)
         check_longitude(self.longitude)
         check_latitude(self.latitude)
         if self.design_daily_capacity_m3 is not None and self.design_daily_capacity_m3 <= 0:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from devices.calibration import CalibrationPeriods, is_due_within, is_overdue, next_due
+from devices.divisions import Division, Divisions
 from devices.model import (
     Calibration,
     CalibrationResult,
@@ -102,6 +103,13 @@ ACTIVE_METERS_ON = (
 CLOSE_METER = "UPDATE meters SET removed_on = %s, updated_at = now() WHERE meter_id = %s"
 ACTIVE_RTU_CHANNELS = """
 SELECT meter_id, rtu_address, rtu_channel FROM meters WHERE removed_on IS NULL AND rtu_address IS NOT NULL"""
+DIVISIONS = "SELECT code, name, short_name, kind FROM divisions ORDER BY code"
+UPSERT_DIVISION = """
+INSERT INTO divisions (code, name, short_name, level, parent_code, kind) VALUES (%s, %s, %s, %s, %s, %s)
+ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, short_name = EXCLUDED.short_name, kind = EXCLUDED.kind
+WHERE (divisions.name, divisions.short_name, divisions.kind)
+      IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.short_name, EXCLUDED.kind)"""
+UNMAPPED_INTAKES = "SELECT code, name, county FROM intakes WHERE division_code IS NULL ORDER BY code"
 LAST_CALIBRATIONS = """
 SELECT DISTINCT ON (meter_id) meter_id, calibrated_on
 FROM calibrations ORDER BY meter_id, calibrated_on DESC"""
@@ -143,6 +151,10 @@ def load_registry(conn: Conn) -> tuple[list[Meter], dict[str, Intake], dict[str,
     intakes = {i.code: i for i in (record_from_row(Intake, r) for r in conn.execute(select_all(Intake)))}
     permits = {p.permit_no: p for p in (record_from_row(Permit, r) for r in conn.execute(select_all(Permit)))}
     return meters, intakes, permits
+
+
+def load_divisions(conn: Conn) -> Divisions:
+    return Divisions(Division(*row) for row in conn.execute(DIVISIONS))
 
 
 def meter_context(conn: Conn, meter_id: str) -> MeterContext | None:

@@ -4,12 +4,13 @@ every change in one transaction (or nothing at all)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Generic, TypeVar
 
 from devices import queries as q
 from devices.calibration import CalibrationPeriods, next_due
+from devices.divisions import Divisions, UnknownDivision
 from devices.errors import RegistryRejected
 from devices.forms import NO, WAN, YES, Table, label
 from devices.model import Calibration, Intake, Meter, Permit
@@ -149,9 +150,23 @@ def _replacements(conn: q.Conn, parsed: Parsed) -> tuple[list[tuple[Meter, Meter
     return replaced, problems
 
 
+def _place(parsed: Parsed, divisions: Divisions) -> list[Problem]:
+    """Each intake's county-level unit, from its county (and 行政区划代码 when given)."""
+    problems = []
+    for key, (source, row, intake) in parsed.intakes.items():
+        try:
+            code = divisions.resolve(intake.county, intake.division_code)
+        except UnknownDivision as exc:
+            problems.append(Problem(source, row, "所在县区", intake.county, str(exc)))
+            continue
+        parsed.intakes[key] = (source, row, replace(intake, division_code=code))
+    return problems
+
+
 def plan_import(conn: q.Conn, tables: list[RawTable]) -> Plan:
     """What importing ``tables`` would change; raises :class:`RegistryRejected` listing every problem."""
     parsed, problems, warnings = parse(tables)
+    problems += _place(parsed, q.load_divisions(conn))
     problems += check_references(parsed, known_keys(conn))
     replaced, more = _replacements(conn, parsed)
     problems += more + _rtu_taken(conn, parsed, {old.meter_id for old, _new in replaced})
@@ -233,6 +248,7 @@ def form_rows(
                 label(i.water_use),
                 i.industry_code,
                 i.permit_no,
+                i.division_code,
             ]
             for i in intakes
         ],

@@ -149,6 +149,7 @@ _OPTIONAL: dict[Table, tuple[str, ...]] = {
         "water_resource_zone",
         "industry_code",
         "permit_no",
+        "division_code",
     ),
     Table.METERS: ("dn", "serial", "totalizer_capacity_m3", "removed_on", "rtu_address", "rtu_channel"),
     Table.CALIBRATIONS: ("certificate_no",),

@@ -26,6 +26,7 @@ from intake import (
     bench_commands,
     check_commands,
     collect_commands,
+    divisions_commands,
     findings_commands,
     gateway_commands,
     monitor_commands,
@@ -164,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     stack.set_defaults(handler=cmd_stack)
 
     registry_commands.add_parser(commands)
+    divisions_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
     gateway_commands.add_parser(commands)
     volumes_commands.add_parser(commands)
