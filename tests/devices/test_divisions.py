@@ -111,7 +111,9 @@ def test_the_import_places_every_intake_and_refuses_an_unplaceable_county(
     rows[Table.INTAKES][1][4] = "朝阳市建平县"
     with psycopg.connect(database_url) as conn:
         import_file(conn, write_workbook(tmp_path, rows))
-        placed: dict[str, str | None] = dict(conn.execute("SELECT code, division_code FROM intakes").fetchall())
+        placed: dict[str, str | None] = dict(
+            conn.execute("SELECT code, division_code FROM intakes").fetchall()
+        )
     assert placed == {"I-JP-1": "210303", "I-JP-2": "211322", "I-BP-1": "211381"}
     out = tmp_path / "back.xlsx"
     done = intake("registry", "export", "--out", str(out), INTAKE_DATABASE_URL=database_url)
