@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -42,17 +42,31 @@ class Table:
         return SHEETS[self.kind]
 
 
-def build(conn: queries.Conn, kind: str, year: int, today: date, now: datetime, zone: str) -> Table:
-    """The report ``kind`` (a key of SHEETS) for ``year``, as of ``today`` or the year's end."""
+def build(
+    conn: queries.Conn,
+    kind: str,
+    year: int,
+    today: date,
+    now: datetime,
+    zone: str,
+    inside: frozenset[str] | None = None,
+) -> Table:
+    """The report ``kind`` (a key of SHEETS) for ``year``, as of ``today`` or the year's end.
+    ``inside``: only these intakes (a division's; None: all). A permit's figures stay the whole
+    permit's; its row lists only the intakes inside."""
+
+    def kept(code: str) -> bool:
+        return inside is None or code in inside
+
     as_of = reports.as_of_for(year, today)
     if kind == "ledger":
         intakes = {
             i.code: i for i in (dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake)))
         }
-        return Table(
-            kind, as_of, reports.LEDGER_HEADERS, reports.ledger_rows(queries.list_findings(conn), intakes)
-        )
-    snapshot = queries.load_snapshot(conn, as_of, now, zone)
+        findings = [f for f in queries.list_findings(conn) if kept(f["intake_code"])]
+        return Table(kind, as_of, reports.LEDGER_HEADERS, reports.ledger_rows(findings, intakes))
+    whole = queries.load_snapshot(conn, as_of, now, zone)
+    snapshot = replace(whole, intakes=[i for i in whole.intakes if kept(i.code)])
     if kind == "registration":
         years = reports.years_ending(year)
         annual = queries.annual_by_intake(conn, years, as_of)
@@ -68,7 +82,12 @@ def build(conn: queries.Conn, kind: str, year: int, today: date, now: datetime, 
         running = reports.running_normally(snapshot, open_rules)
         return Table(kind, as_of, reports.SUMMARY_HEADERS, reports.summary_rows(snapshot, averages, running))
     if kind == "compliance":
-        return Table(kind, as_of, reports.COMPLIANCE_HEADERS, reports.compliance_rows(snapshot, Thresholds()))
+        rows = []
+        for row in reports.compliance_rows(whole, Thresholds()):
+            codes = [c for c in str(row[3] or "").split("、") if c and kept(c)]
+            if inside is None or codes:
+                rows.append([*row[:3], "、".join(codes), *row[4:]])
+        return Table(kind, as_of, reports.COMPLIANCE_HEADERS, rows)
     raise ValueError(f"unknown report {kind!r}; one of {', '.join(SHEETS)}")
 
 

@@ -2,6 +2,11 @@
 
 Every route under ``/api/v1`` declares the least role it needs with :func:`role`; a request without a
 valid token gets 401, a valid token of a lesser role 403. The token itself is never logged.
+
+The caller also brings their division (属地管理): a county, a city, a province, or all (None). Every
+query a route runs is given it as ``scope`` (:meth:`Caller.scoped`) and keeps to it with the
+database's ``in_scope()`` (migration 0017), the one place that decides what lies inside a division;
+what is outside is answered as if it did not exist (404), and cannot be changed.
 """
 
 from __future__ import annotations
@@ -56,6 +61,11 @@ Config = Annotated[ApiSettings, Depends(_settings)]
 class Caller:
     name: str
     role: Role
+    division: str | None = None  # None: all divisions
+
+    def scoped(self, **params: Any) -> dict[str, Any]:
+        """A query's parameters with the caller's scope."""
+        return {**params, "scope": self.division}
 
 
 def _caller(db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Caller:
@@ -67,7 +77,7 @@ def _caller(db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, 
     found = queries.user_by_token(db, token_hash(token))  # the handler's connection: one per request
     if found is None:
         raise Unauthorized("the token is unknown or revoked")
-    return Caller(name=found[0], role=Role(found[1]))
+    return Caller(name=found[0], role=Role(found[1]), division=found[2])
 
 
 def role(needed: Role) -> Callable[..., Caller]:

@@ -17,27 +17,35 @@ from devices import queries as dq
 Conn = psycopg.Connection[Any]
 
 INTAKES = """
-SELECT i.code, i.name, i.owner, i.county, i.township, i.longitude, i.latitude, i.engineering_type,
-       i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use, i.permit_no,
-       m.meter_id, count(*) OVER () AS total
+SELECT i.code, i.name, i.owner, i.county, i.division_code, i.township, i.longitude, i.latitude,
+       i.engineering_type, i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use,
+       i.permit_no, m.meter_id, count(*) OVER () AS total
 FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
-WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
+WHERE in_scope(i.division_code, %(scope)s)
+  AND (%(county)s::text IS NULL OR i.county = %(county)s)
   AND (%(status)s::text IS NULL OR i.status = %(status)s)
   AND (%(permit)s::text IS NULL OR i.permit_no = %(permit)s)
   AND (%(q)s::text IS NULL OR i.code ILIKE '%%' || %(q)s || '%%' OR i.name ILIKE '%%' || %(q)s || '%%')
 ORDER BY i.code LIMIT %(limit)s OFFSET %(offset)s"""
-ONE_INTAKE = "SELECT code FROM intakes WHERE code = %s"
+ONE_INTAKE = "SELECT code FROM intakes i WHERE code = %(code)s AND in_scope(i.division_code, %(scope)s)"
 ONE_INTAKE_FULL = """
-SELECT i.code, i.name, i.owner, i.county, i.township, i.longitude, i.latitude, i.engineering_type,
-       i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use, i.permit_no, m.meter_id
-FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL WHERE i.code = %s"""
+SELECT i.code, i.name, i.owner, i.county, i.division_code, i.township, i.longitude, i.latitude,
+       i.engineering_type, i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use,
+       i.permit_no, m.meter_id
+FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
+WHERE i.code = %(code)s AND in_scope(i.division_code, %(scope)s)"""
+# The intake codes a scope holds, for answers built in Python from whole-registry computations.
+INTAKES_IN_SCOPE = "SELECT code FROM intakes i WHERE in_scope(i.division_code, %(scope)s)"
 
 PERMITS = """
 SELECT p.permit_no, p.authority, p.valid_from, p.valid_to, p.annual_volume_m3,
-       (SELECT array_agg(i.code ORDER BY i.code) FROM intakes i WHERE i.permit_no = p.permit_no) AS intakes,
+       (SELECT array_agg(i.code ORDER BY i.code) FROM intakes i
+        WHERE i.permit_no = p.permit_no AND in_scope(i.division_code, %(scope)s)) AS intakes,
        count(*) OVER () AS total
 FROM permits p
-WHERE (%(expired)s::boolean IS NULL OR (p.valid_to < %(today)s) = %(expired)s)
+WHERE (%(scope)s::text IS NULL OR EXISTS (
+          SELECT 1 FROM intakes i WHERE i.permit_no = p.permit_no AND in_scope(i.division_code, %(scope)s)))
+  AND (%(expired)s::boolean IS NULL OR (p.valid_to < %(today)s) = %(expired)s)
 ORDER BY p.permit_no LIMIT %(limit)s OFFSET %(offset)s"""
 
 METERS = """
@@ -45,14 +53,16 @@ SELECT m.meter_id, m.intake_code, m.meter_type, m.dn, m.serial, m.online_capable
        m.totalizer_capacity_m3, m.installed_on, m.removed_on, m.rtu_address, m.rtu_channel, i.county,
        count(*) OVER () AS total
 FROM meters m JOIN intakes i ON i.code = m.intake_code
-WHERE (%(county)s::text IS NULL OR i.county = %(county)s)
+WHERE in_scope(i.division_code, %(scope)s)
+  AND (%(county)s::text IS NULL OR i.county = %(county)s)
   AND (%(intake)s::text IS NULL OR m.intake_code = %(intake)s)
   AND (NOT %(active)s OR m.removed_on IS NULL)
 ORDER BY m.meter_id LIMIT %(limit)s OFFSET %(offset)s"""
 
 ONE_METER = f"""
 SELECT {", ".join("m." + c for c in dq.METER_COLUMNS)}, i.county
-FROM meters m JOIN intakes i ON i.code = m.intake_code WHERE m.meter_id = %s"""
+FROM meters m JOIN intakes i ON i.code = m.intake_code
+WHERE m.meter_id = %(meter)s AND in_scope(i.division_code, %(scope)s)"""
 INSERT_METER = (
     f"INSERT INTO meters ({', '.join(dq.METER_COLUMNS)}) VALUES ({', '.join(['%s'] * len(dq.METER_COLUMNS))})"
 )
@@ -66,7 +76,7 @@ SELECT m.meter_id, m.intake_code, i.name AS intake_name, i.county,
        coalesce(s.status, 'never_reported') AS status, s.status_since, s.last_reading_ts,
        s.last_received_at AS last_seen, s.last_total_m3, count(*) OVER () AS total
 FROM meters m JOIN intakes i ON i.code = m.intake_code LEFT JOIN meter_state s ON s.meter_id = m.meter_id
-WHERE m.removed_on IS NULL AND i.status <> 'decommissioned'
+WHERE m.removed_on IS NULL AND i.status <> 'decommissioned' AND in_scope(i.division_code, %(scope)s)
   AND (%(county)s::text IS NULL OR i.county = %(county)s)
   AND (%(status)s::text IS NULL OR coalesce(s.status, 'never_reported') = %(status)s)
   AND (%(meter)s::text IS NULL OR m.meter_id = %(meter)s)
@@ -93,8 +103,11 @@ SELECT id, received_at, source, meter_id, topic, peer, element, reason, message,
        CASE WHEN source = 'mqtt' THEN 'text' ELSE 'hex' END AS payload_encoding,
        CASE WHEN source = 'mqtt' THEN encode(payload, 'escape') ELSE upper(encode(payload, 'hex')) END AS payload,
        count(*) OVER () AS total
-FROM rejected_messages
-WHERE (%(reason)s::text IS NULL OR reason = %(reason)s)
+FROM rejected_messages r
+WHERE (%(scope)s::text IS NULL OR EXISTS (  -- what names no meter of the caller's: only for all divisions
+          SELECT 1 FROM meters m JOIN intakes i ON i.code = m.intake_code
+          WHERE m.meter_id = r.meter_id AND in_scope(i.division_code, %(scope)s)))
+  AND (%(reason)s::text IS NULL OR reason = %(reason)s)
   AND (%(source)s::text IS NULL OR source = %(source)s)
   AND (%(meter)s::text IS NULL OR meter_id = %(meter)s)
   AND (%(from)s::timestamptz IS NULL OR received_at >= %(from)s)
@@ -113,13 +126,15 @@ WHERE (%(state)s::text IS NULL OR f.state = %(state)s)
   AND (%(rule)s::text IS NULL OR f.rule = %(rule)s)
   AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s)
   AND (%(county)s::text IS NULL OR i.county = %(county)s)
+  AND in_scope(i.division_code, %(scope)s)
 ORDER BY f.first_detected, f.id LIMIT %(limit)s OFFSET %(offset)s"""
 
 ONE_FINDING = """
 SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS intake_name, i.county,
        f.permit_no, f.meter_id, f.description, f.evidence, f.first_detected, f.last_confirmed, f.measure,
        f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note
-FROM findings f JOIN intakes i ON i.code = f.intake_code WHERE f.id = %s"""
+FROM findings f JOIN intakes i ON i.code = f.intake_code
+WHERE f.id = %(id)s AND in_scope(i.division_code, %(scope)s)"""
 
 # This year's volume from the yearly rollup per intake, exact (text) and as a float with the permit's
 # volume, from which the caller adds up each permit's share over all its intakes (cheaper there than
@@ -140,23 +155,28 @@ LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
 LEFT JOIN meter_state s ON s.meter_id = m.meter_id
 LEFT JOIN ytd y ON y.intake_code = i.code
 LEFT JOIN permits p ON p.permit_no = i.permit_no
-WHERE (%(county)s::text IS NULL OR i.county = %(county)s)"""
+WHERE in_scope(i.division_code, %(scope)s) AND (%(county)s::text IS NULL OR i.county = %(county)s)"""
 
-USER_BY_TOKEN = "SELECT name, role FROM api_users WHERE token_hash = %s AND revoked_at IS NULL"  # noqa: S105
+USER_BY_TOKEN = "SELECT name, role, division_code FROM api_users WHERE token_hash = %s AND revoked_at IS NULL"  # noqa: S105
 USERS = """
-SELECT name, role, created_at, created_by, revoked_at, count(*) OVER () AS total FROM api_users
+SELECT name, role, division_code, created_at, created_by, revoked_at, count(*) OVER () AS total
+FROM api_users u WHERE in_scope(u.division_code, %(scope)s)
 ORDER BY name LIMIT %(limit)s OFFSET %(offset)s"""
 # A revoked name may be issued again; an active one must be revoked (or rotated) first.
 ADD_USER = """
-INSERT INTO api_users (name, role, token_hash, created_by) VALUES (%s, %s, %s, %s)
-ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, token_hash = EXCLUDED.token_hash,
-    created_at = now(), created_by = EXCLUDED.created_by, revoked_at = NULL
-WHERE api_users.revoked_at IS NOT NULL
+INSERT INTO api_users (name, role, division_code, token_hash, created_by) VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (name) DO UPDATE SET role = EXCLUDED.role, division_code = EXCLUDED.division_code,
+    token_hash = EXCLUDED.token_hash, created_at = now(), created_by = EXCLUDED.created_by, revoked_at = NULL
+WHERE api_users.revoked_at IS NOT NULL AND in_scope(api_users.division_code, %s)
 RETURNING name"""
 ROTATE_USER = """
 UPDATE api_users SET token_hash = %s, created_at = now(), created_by = %s
-WHERE name = %s AND revoked_at IS NULL RETURNING role"""
-REVOKE_USER = "UPDATE api_users SET revoked_at = now() WHERE name = %s AND revoked_at IS NULL RETURNING name"
+WHERE name = %s AND revoked_at IS NULL AND in_scope(division_code, %s) RETURNING role, division_code"""
+REVOKE_USER = """
+UPDATE api_users SET revoked_at = now()
+WHERE name = %s AND revoked_at IS NULL AND in_scope(division_code, %s) RETURNING name"""
+DIVISION_EXISTS = "SELECT 1 FROM divisions WHERE code = %s"
+IN_SCOPE = "SELECT in_scope(%s, %s)"
 
 INSERT_CALIBRATION = """
 INSERT INTO calibrations (meter_id, calibrated_on, result, certificate_no) VALUES (%s, %s, %s, %s)
@@ -186,13 +206,32 @@ def rows(conn: Conn, sql: str, params: dict[str, Any] | tuple[Any, ...]) -> list
         return cur.execute(sql, params).fetchall()
 
 
-def user_by_token(conn: Conn, digest: str) -> tuple[str, str] | None:
+def user_by_token(conn: Conn, digest: str) -> tuple[str, str, str | None] | None:
     row = conn.execute(USER_BY_TOKEN, (digest,)).fetchone()
-    return (row[0], row[1]) if row else None
+    return (row[0], row[1], row[2]) if row else None
 
 
-def map_rows(conn: Conn, today: date, county: str | None) -> list[tuple[Any, ...]]:
-    params = {"year": today.year, "county": county}
+def intakes_in_scope(conn: Conn, scope: str | None) -> frozenset[str] | None:
+    """The intake codes inside ``scope``; None for all divisions (nothing to filter)."""
+    if scope is None:
+        return None
+    return frozenset(code for (code,) in conn.execute(INTAKES_IN_SCOPE, {"scope": scope}))
+
+
+# This year's volume per permit over all its intakes, for a scoped map (whose rows hold only some of them).
+PERMITS_YTD = """
+SELECT i.permit_no, sum(v.volume_m3)::float8
+FROM yearly_volumes v JOIN meters m ON m.meter_id = v.meter_id JOIN intakes i ON i.code = m.intake_code
+WHERE v.year = %(year)s AND i.permit_no = ANY(%(permits)s)
+GROUP BY 1"""
+
+
+def permits_ytd(conn: Conn, year: int, permits: list[str]) -> dict[str, float]:
+    return {p: float(v or 0) for p, v in conn.execute(PERMITS_YTD, {"year": year, "permits": permits})}
+
+
+def map_rows(conn: Conn, today: date, county: str | None, scope: str | None) -> list[tuple[Any, ...]]:
+    params = {"year": today.year, "county": county, "scope": scope}
     return conn.execute(MAP, params).fetchall()
 
 

@@ -24,6 +24,9 @@ class IntakeOut(BaseModel):
     name: str
     owner: str
     county: str
+    division_code: str | None = Field(
+        description="its county-level unit's GB/T 2260 code; null: not yet placed"
+    )
     township: str | None
     longitude: float
     latitude: float
@@ -331,6 +334,9 @@ class RejectedOut(BaseModel):
 class UserOut(BaseModel):
     name: str
     role: Role
+    division_code: str | None = Field(
+        None, description="GB/T 2260 code of a county, city or province; null: all divisions"
+    )
     created_at: datetime
     created_by: str
     revoked_at: datetime | None
@@ -339,11 +345,20 @@ class UserOut(BaseModel):
 class UserIn(Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
     role: Role
+    division_code: str | None = Field(
+        None,
+        pattern=r"^[1-9][0-9]{5}$",
+        description="what the user sees and changes (a county, city or province code, inside the caller's); "
+        "null: the caller's own division",
+    )
 
 
 class IssuedToken(BaseModel):
     name: str
     role: Role
+    division_code: str | None = Field(
+        None, description="GB/T 2260 code of a county, city or province; null: all divisions"
+    )
     token: str = Field(description="shown once; only its hash is stored")
 
 
@@ -355,3 +370,6 @@ class ImportResult(BaseModel):
 class Me(BaseModel):
     name: str
     role: Role
+    division_code: str | None = Field(
+        None, description="GB/T 2260 code of a county, city or province; null: all divisions"
+    )

@@ -130,7 +130,7 @@ def run(intakes: int, with_readings: int, say: Callable[[str], None]) -> list[tu
             meter = _load(conn, intakes, with_readings, say)
             token = accounts.add(conn, f"bench-{secrets.token_hex(4)}", Role.AUDITOR, "benchmark")
             today = datetime.now(ZONE).date()
-            features = len(queries.map_rows(conn, today, None))
+            features = len(queries.map_rows(conn, today, None, None))
 
             def map_from_days() -> bytes:
                 params = {

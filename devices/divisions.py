@@ -2,8 +2,8 @@
 
 A county-level unit (县, 县级市, 区, and development zones under their city, kind ``zone``) is where an
 intake is registered; a user's division (a county, a city, a province, or all) is what they see. The
-code says the level and the parent: ``210000`` a province, ``211300`` a city, ``211321`` a county, so a
-division's scope is a prefix of the code (``21``, ``2113``, ``211321``; all: the empty prefix).
+code says the level and the parent: ``210000`` a province, ``211300`` a city, ``211321`` a county.
+What lies inside a division is decided in one place, the database's ``in_scope()`` (migration 0017).
 
 Forms name a county by its name, its short form (喀左县 for 喀喇沁左翼蒙古族自治县) or its name after its
 city's (鞍山市铁西区, where two cities have a 铁西区); :meth:`Divisions.resolve` turns that into a
@@ -46,21 +46,6 @@ def parent_of(code: str) -> str | None:
     if level is Level.PROVINCE:
         return None
     return code[:2] + "0000" if level is Level.CITY else code[:4] + "00"
-
-
-def scope_prefix(code: str | None) -> str:
-    """The prefix every division code inside ``code`` starts with (None: all divisions, '')."""
-    if code is None:
-        return ""
-    level = level_of(code)
-    return {Level.PROVINCE: code[:2], Level.CITY: code[:4], Level.COUNTY: code}[level]
-
-
-def within(code: str | None, scope: str | None) -> bool:
-    """Whether division ``code`` (None: an intake not yet mapped) lies inside ``scope`` (None: all)."""
-    if scope is None:
-        return True
-    return code is not None and code.startswith(scope_prefix(scope))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,10 +136,6 @@ class Divisions:
         d = self.by_code[code]
         city = self.by_code.get(d.parent_code or "")
         return (city.name if city else "") + d.name
-
-    def inside(self, scope: str | None) -> list[Division]:
-        prefix = scope_prefix(scope)
-        return sorted((d for d in self.by_code.values() if d.code.startswith(prefix)), key=lambda d: d.code)
 
 
 CSV_HEADER = ["code", "name", "short_name", "kind"]

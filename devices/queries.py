@@ -104,11 +104,14 @@ CLOSE_METER = "UPDATE meters SET removed_on = %s, updated_at = now() WHERE meter
 ACTIVE_RTU_CHANNELS = """
 SELECT meter_id, rtu_address, rtu_channel FROM meters WHERE removed_on IS NULL AND rtu_address IS NOT NULL"""
 DIVISIONS = "SELECT code, name, short_name, kind FROM divisions ORDER BY code"
+DIVISIONS_INSIDE = "SELECT code FROM divisions WHERE in_scope(code, %s) ORDER BY code"
 UPSERT_DIVISION = """
 INSERT INTO divisions (code, name, short_name, level, parent_code, kind) VALUES (%s, %s, %s, %s, %s, %s)
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, short_name = EXCLUDED.short_name, kind = EXCLUDED.kind
 WHERE (divisions.name, divisions.short_name, divisions.kind)
       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.short_name, EXCLUDED.kind)"""
+INTAKE_DIVISIONS = "SELECT code, division_code FROM intakes"
+METER_INTAKES = "SELECT meter_id, intake_code FROM meters"
 UNMAPPED_INTAKES = "SELECT code, name, county FROM intakes WHERE division_code IS NULL ORDER BY code"
 LAST_CALIBRATIONS = """
 SELECT DISTINCT ON (meter_id) meter_id, calibrated_on
@@ -155,6 +158,12 @@ def load_registry(conn: Conn) -> tuple[list[Meter], dict[str, Intake], dict[str,
 
 def load_divisions(conn: Conn) -> Divisions:
     return Divisions(Division(*row) for row in conn.execute(DIVISIONS))
+
+
+def divisions_inside(conn: Conn, scope: str | None) -> list[Division]:
+    """``scope`` and every division inside it (None: all), by code."""
+    known = load_divisions(conn).by_code
+    return [known[code] for (code,) in conn.execute(DIVISIONS_INSIDE, (scope,))]
 
 
 def meter_context(conn: Conn, meter_id: str) -> MeterContext | None:

@@ -163,10 +163,47 @@ def _place(parsed: Parsed, divisions: Divisions) -> list[Problem]:
     return problems
 
 
-def plan_import(conn: q.Conn, tables: list[RawTable]) -> Plan:
-    """What importing ``tables`` would change; raises :class:`RegistryRejected` listing every problem."""
+def _outside(conn: q.Conn, parsed: Parsed, scope: str) -> list[Problem]:
+    """What an importer of division ``scope`` may not touch: an intake outside it (as the file places
+    it, or as the registry has it), and meters and calibrations of such intakes."""
+    inside = {d.code for d in q.divisions_inside(conn, scope)}
+    registered: dict[str, str | None] = dict(conn.execute(q.INTAKE_DIVISIONS).fetchall())
+    placed = {code: i.division_code for code, (_s, _r, i) in parsed.intakes.items()}
+    meter_intake: dict[str, str] = dict(conn.execute(q.METER_INTAKES).fetchall())
+    meter_intake |= {meter_id: m.intake_code for meter_id, (_s, _r, m) in parsed.meters.items()}
+
+    def ours(code: str) -> bool:
+        was = registered.get(code, placed.get(code))
+        return placed.get(code, was) in inside and was in inside
+
+    why = f"outside your division {scope}: a user of that division or above must import it"
+    problems = [
+        Problem(source, row, "所在县区", intake.county, why)
+        for code, (source, row, intake) in parsed.intakes.items()
+        if not ours(code)
+    ]
+    problems += [
+        Problem(source, row, "取水口编号", meter.intake_code, why)
+        for source, row, meter in parsed.meters.values()
+        if meter.intake_code not in parsed.intakes and not ours(meter.intake_code)
+    ]
+    problems += [
+        Problem(source, row, "计量设施编号", c.meter_id, why)
+        for source, row, c in parsed.calibrations.values()
+        if c.meter_id in meter_intake
+        and c.meter_id not in parsed.meters
+        and not ours(meter_intake[c.meter_id])
+    ]
+    return problems
+
+
+def plan_import(conn: q.Conn, tables: list[RawTable], scope: str | None = None) -> Plan:
+    """What importing ``tables`` would change; raises :class:`RegistryRejected` listing every problem.
+    ``scope``: the importer's division (None: all); nothing outside it may be written."""
     parsed, problems, warnings = parse(tables)
     problems += _place(parsed, q.load_divisions(conn))
+    if scope is not None and not problems:
+        problems += _outside(conn, parsed, scope)
     problems += check_references(parsed, known_keys(conn))
     replaced, more = _replacements(conn, parsed)
     problems += more + _rtu_taken(conn, parsed, {old.meter_id for old, _new in replaced})

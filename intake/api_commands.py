@@ -45,8 +45,10 @@ def cmd_users(args: argparse.Namespace) -> int:
     try:
         with _conn() as conn:
             if args.users_command == "list":
-                found, _total = queries.paged(conn, queries.USERS, {"limit": 100_000, "offset": 0})
-                columns = ["name", "role", "created_at", "created_by", "revoked_at"]
+                found, _total = queries.paged(
+                    conn, queries.USERS, {"limit": 100_000, "offset": 0, "scope": None}
+                )
+                columns = ["name", "role", "division_code", "created_at", "created_by", "revoked_at"]
                 emit(
                     [{c: "" if r[c] is None else r[c] for c in columns} for r in found], args.format, columns
                 )
@@ -56,12 +58,17 @@ def cmd_users(args: argparse.Namespace) -> int:
                 print(f"user {args.name}: token revoked")
                 return 0
             if args.users_command == "add":
-                role, token = Role(args.role), accounts.add(conn, args.name, Role(args.role), args.by)
+                role, division = Role(args.role), args.division
+                token = accounts.add(conn, args.name, role, args.by, division)
             else:
-                role, token = accounts.rotate(conn, args.name, args.by)
+                role, division, token = accounts.rotate(conn, args.name, args.by)
     except ApiProblem as exc:
         raise InfraError(exc.detail) from None
-    print(f"user {args.name} ({role}): token issued; it is shown this once, store it now:", file=sys.stderr)
+    sees = f"division {division}" if division else "all divisions"
+    print(
+        f"user {args.name} ({role}, {sees}): token issued; it is shown this once, store it now:",
+        file=sys.stderr,
+    )
     print(token)
     return 0
 
@@ -84,6 +91,12 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         choices=[r.value for r in Role],
         help="auditor: read and export; operator: also meters, calibrations, findings; "
         "admin: also registry import and users",
+    )
+    add.add_argument(
+        "--division",
+        metavar="CODE",
+        help="what the user sees and changes: a county, city or province code (intake divisions list); "
+        "default: all divisions",
     )
     add.add_argument("--by", default="cli", help="who issues it (recorded)")
     add.set_defaults(handler=cmd_users)

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from devices import queries as dq
-from devices.divisions import check_division_code, read_csv, scope_prefix
+from devices.divisions import check_division_code, read_csv
 from infra.database import connect
 from infra.settings import Settings
 from intake.output import emit, say
@@ -16,7 +16,7 @@ from intake.settings import load_settings
 def cmd_list(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     with connect(settings.database_url, "intake-divisions") as conn:
-        divisions = dq.load_divisions(conn)
+        inside = dq.divisions_inside(conn, args.under)
     rows: list[dict[str, object]] = [
         {
             "code": d.code,
@@ -26,7 +26,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             "parent": d.parent_code,
             "kind": d.kind,
         }
-        for d in divisions.inside(args.under)
+        for d in inside
     ]
     emit(rows, args.format, ["code", "name", "short_name", "level", "parent", "kind"])
     return 0
@@ -68,7 +68,6 @@ def cmd_unmapped(args: argparse.Namespace) -> int:
 def _under(text: str) -> str:
     try:
         code = check_division_code(text)
-        scope_prefix(code)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return code

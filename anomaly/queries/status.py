@@ -39,6 +39,7 @@ FLEET = """
 SELECT i.county, coalesce(s.status, 'never_reported'), count(*)
 FROM meters m JOIN intakes i ON i.code = m.intake_code LEFT JOIN meter_state s ON s.meter_id = m.meter_id
 WHERE meter_in_service(m.removed_on, current_date) AND i.status <> 'decommissioned'
+  AND in_scope(i.division_code, %(scope)s)
 GROUP BY 1, 2 ORDER BY 1, 2"""
 TRANSITIONS = """
 SELECT at, status FROM meter_status_changes WHERE meter_id = %s AND at < %s ORDER BY at"""
@@ -78,10 +79,11 @@ def run_status_sweep(conn: Conn, now: datetime, zone: str) -> dict[str, int] | N
         conn.execute("SELECT pg_advisory_unlock(%s)", (STATUS_LOCK,))
 
 
-def fleet_summary(conn: Conn) -> list[dict[str, Any]]:
-    """Per county: how many active meters are online, offline, never reported."""
+def fleet_summary(conn: Conn, scope: str | None = None) -> list[dict[str, Any]]:
+    """Per county (of division ``scope``; None: all): how many active meters are online, offline,
+    never reported."""
     table: dict[str, dict[str, Any]] = {}
-    for county, status, n in conn.execute(FLEET).fetchall():
+    for county, status, n in conn.execute(FLEET, {"scope": scope}).fetchall():
         row = table.setdefault(county, {"county": county, **{str(s): 0 for s in MeterStatus}})
         row[status] = n
     for row in table.values():

@@ -38,9 +38,10 @@ router = APIRouter(
 
 
 @router.get("/fleet/summary", response_model=list[CountyStatus])
-def fleet_summary(_: Auditor, db: Db) -> list[CountyStatus]:
-    """Per county: active meters online, offline and never reported (as the status sweep judged)."""
-    return [CountyStatus(**row) for row in aq.fleet_summary(db)]
+def fleet_summary(caller: Auditor, db: Db) -> list[CountyStatus]:
+    """Per county of the caller's division: active meters online, offline and never reported (as the
+    status sweep judged)."""
+    return [CountyStatus(**row) for row in aq.fleet_summary(db, caller.division)]
 
 
 @router.get(
@@ -50,7 +51,7 @@ def fleet_summary(_: Auditor, db: Db) -> list[CountyStatus]:
     responses=responses(429),
 )
 def annual_volumes(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     page: Paging,
@@ -67,6 +68,7 @@ def annual_volumes(
             f"year {wanted} has not begun", errors=[{"field": "year", "message": "in the future"}]
         )
     annual = aq.annual_by_intake(db, [wanted], today)
+    inside = queries.intakes_in_scope(db, caller.division)
     items = [
         AnnualVolumeOut(
             intake_code=code,
@@ -80,7 +82,7 @@ def annual_volumes(
             basis=v.basis,
         )
         for code, volumes in sorted(annual.items())
-        if intake_code is None or code == intake_code
+        if (intake_code is None or code == intake_code) and (inside is None or code in inside)
         for v in volumes
     ]
     return slice_page(items, page)
@@ -95,23 +97,26 @@ def annual_volumes(
         **responses(429),
     },
 )
-def map_geojson(_: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
+def map_geojson(caller: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
     """Every intake as a point (WGS 84) with its meter's status and the share of its permit used
     this year (the permit's, over all its intakes). Kept for INTAKE_API_MAP_CACHE_S seconds (the
     `Age` header says how old it is): status changes at most once a minute anyway."""
-    cache: dict[str | None, tuple[float, bytes]] = request.app.state.map_cache
+    cache: dict[tuple[str | None, str | None], tuple[float, bytes]] = request.app.state.map_cache
+    key = (caller.division, county)
     now = time.monotonic()
-    cached = cache.get(county)
+    cached = cache.get(key)
     if cached is None or cached[0] <= now:
         today = datetime.now(config.zone).date()
-        rows = sorted(queries.map_rows(db, today, county), key=itemgetter(0))
+        rows = sorted(queries.map_rows(db, today, county, caller.division), key=itemgetter(0))
         drawn = permit_volumes(rows)
+        if caller.division is not None or county is not None:  # a permit's other intakes count too
+            drawn = queries.permits_ytd(db, today.year, sorted({row[6] for row in rows if row[6]}))
         with _gc_paused():
             features = [_feature(row, drawn) for row in rows]
             body = orjson.dumps({"type": "FeatureCollection", "features": features})
         cached = (now + config.api_map_cache_s, body)
         if config.api_map_cache_s > 0:
-            cache[county] = cached
+            cache[key] = cached
     age = max(0, int(config.api_map_cache_s - (cached[0] - now)))
     return Response(cached[1], media_type="application/geo+json", headers={"Age": str(age)})
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from anomaly import queries as aq
 from anomaly.queries import corrections as cq
 from api import queries
-from api.deps import Auditor, Config, Db, Operator
+from api.deps import Auditor, Caller, Config, Db, Operator
 from api.errors import BadRequest, Conflict, NotFound, Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, page_of
@@ -54,7 +54,7 @@ MAX_BUCKETS = 20_000
 
 @router.get("/meters", response_model=Page[MeterOut])
 def list_meters(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     page: Paging,
     county: Filter = None,
@@ -64,14 +64,14 @@ def list_meters(
     found, total = queries.paged(
         db,
         queries.METERS,
-        {"county": county, "intake": intake_code, "active": active, **page.model_dump()},
+        caller.scoped(county=county, intake=intake_code, active=active, **page.model_dump()),
     )
     return page_of([MeterOut(**r) for r in found], total, page)
 
 
 @router.get("/meters/status", response_model=Page[MeterStatusOut])
 def meter_status(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     page: Paging,
     status: MeterStatusName | None = None,
@@ -80,36 +80,35 @@ def meter_status(
 ) -> Page[MeterStatusOut]:
     """Active meters with their status; the longest in their status first (offline longest on top)."""
     found, total = queries.paged(
-        db, queries.STATUS, {"status": status, "county": county, "meter": meter_id, **page.model_dump()}
+        db, queries.STATUS, caller.scoped(status=status, county=county, meter=meter_id, **page.model_dump())
     )
     return page_of([MeterStatusOut(**r) for r in found], total, page)
 
 
 @router.get("/meters/{meter_id}", response_model=MeterOut, responses=responses(404))
-def get_meter(_: Auditor, db: Db, meter_id: str) -> MeterOut:
-    return MeterOut(**meter_or_404(db, meter_id))
+def get_meter(caller: Auditor, db: Db, meter_id: str) -> MeterOut:
+    return MeterOut(**meter_or_404(db, caller, meter_id))
 
 
 @router.post("/meters", response_model=MeterOut, status_code=201, responses=responses(404, 409))
-def create_meter(_: Operator, db: Db, body: MeterIn) -> MeterOut:
+def create_meter(caller: Operator, db: Db, body: MeterIn) -> MeterOut:
     fields = body.model_dump()
     capacity = fields.pop("totalizer_capacity_m3")
     meter = _checked(
         lambda: Meter(**fields, totalizer_capacity_m3=None if capacity is None else Decimal(capacity))
     )
-    if not queries.rows(db, queries.ONE_INTAKE, (meter.intake_code,)):
-        raise NotFound(f"no intake {meter.intake_code}; import it with the registry first")
+    _intake_or_404(db, caller, meter.intake_code)
     try:
         with db.transaction():
             db.execute(queries.INSERT_METER, dq.row_from_record(meter))
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict(_unique_message(exc, meter)) from None
-    return MeterOut(**meter_or_404(db, meter.meter_id))
+    return MeterOut(**meter_or_404(db, caller, meter.meter_id))
 
 
 @router.patch("/meters/{meter_id}", response_model=MeterOut, responses=responses(404, 409))
-def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterOut:
-    current = dq.record_from_row(Meter, [meter_or_404(db, meter_id)[c] for c in dq.METER_COLUMNS])
+def update_meter(caller: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterOut:
+    current = dq.record_from_row(Meter, [meter_or_404(db, caller, meter_id)[c] for c in dq.METER_COLUMNS])
     changes = body.model_dump(exclude_unset=True)
     if changes.get("totalizer_capacity_m3") is not None:
         changes["totalizer_capacity_m3"] = Decimal(changes["totalizer_capacity_m3"])
@@ -118,26 +117,28 @@ def update_meter(_: Operator, db: Db, meter_id: str, body: MeterPatch) -> MeterO
     if not changes:
         raise BadRequest("nothing to change: send at least one field")
     meter = _checked(lambda: replace(current, **changes))
+    if meter.intake_code != current.intake_code:
+        _intake_or_404(db, caller, meter.intake_code)  # moved only to an intake the caller has
     try:
         with db.transaction():
             db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
     except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
         raise Conflict(_unique_message(exc, meter)) from None
-    return MeterOut(**meter_or_404(db, meter_id))
+    return MeterOut(**meter_or_404(db, caller, meter_id))
 
 
 @router.get(
     "/meters/{meter_id}/status/history", response_model=Page[StatusChangeOut], responses=responses(404)
 )
-def status_history(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[StatusChangeOut]:
-    meter_or_404(db, meter_id)
+def status_history(caller: Auditor, db: Db, page: Paging, meter_id: str) -> Page[StatusChangeOut]:
+    meter_or_404(db, caller, meter_id)
     found, total = queries.paged(db, queries.STATUS_HISTORY, {"meter": meter_id, **page.model_dump()})
     return page_of([StatusChangeOut(**r) for r in found], total, page)
 
 
 @router.get("/meters/{meter_id}/days", response_model=list[MeterDayOut], responses=responses(404))
 def meter_days(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     meter_id: str,
@@ -148,7 +149,7 @@ def meter_days(
     """Per local day: the share of it the meter was online (null for time the status sweep did not
     watch: before the meter's first recorded status), the share watched, and 到报率 (readings
     received ÷ expected; today against the part of it that has passed)."""
-    meter_or_404(db, meter_id)
+    meter_or_404(db, caller, meter_id)
     today = datetime.now(config.zone).date()
     rows = aq.meter_days(db, meter_id, today - timedelta(days=days - 1), today, config.timezone)
     return [MeterDayOut(**r) for r in rows]
@@ -161,7 +162,7 @@ def meter_days(
     responses=responses(404, 429),
 )
 def readings(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     page: Paging,
@@ -178,7 +179,7 @@ def readings(
         raise Unprocessable(
             "'to' must be after 'from'", errors=[{"field": "to", "message": "not after from"}]
         )
-    meter_or_404(db, meter_id)
+    meter_or_404(db, caller, meter_id)
     if bucket is not None and (end - start).total_seconds() / BUCKET_SPAN[bucket] > MAX_BUCKETS:
         raise Unprocessable(
             f"{bucket} buckets over that range would be more than {MAX_BUCKETS}; use a larger bucket",
@@ -201,7 +202,7 @@ def readings(
 
 @router.get("/meters/{meter_id}/daily-volumes", response_model=list[DailyVolumeOut], responses=responses(404))
 def daily_volumes(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     meter_id: str,
@@ -211,7 +212,7 @@ def daily_volumes(
     end: Annotated[IsoDate | None, Query(alias="to", description="last local day (default: today)")] = None,
 ) -> list[DailyVolumeOut]:
     """Per local day: volume (m³, exact), 计量 method, readings, coverage, flags, integrated flow."""
-    meter_or_404(db, meter_id)
+    meter_or_404(db, caller, meter_id)
     for name, given in (("from", start), ("to", end)):
         if given is not None and not EARLIEST <= given <= LATEST:
             raise Unprocessable(
@@ -233,8 +234,8 @@ def daily_volumes(
 
 
 @router.get("/meters/{meter_id}/calibrations", response_model=Page[CalibrationOut], responses=responses(404))
-def list_calibrations(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CalibrationOut]:
-    meter_or_404(db, meter_id)
+def list_calibrations(caller: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CalibrationOut]:
+    meter_or_404(db, caller, meter_id)
     found, total = queries.paged(db, queries.METER_CALIBRATIONS, {"meter": meter_id, **page.model_dump()})
     return page_of([CalibrationOut(**r) for r in found], total, page)
 
@@ -246,9 +247,9 @@ def list_calibrations(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[C
     responses=responses(404, 409),
 )
 def add_calibration(
-    _: Operator, db: Db, config: Config, meter_id: str, body: CalibrationIn
+    caller: Operator, db: Db, config: Config, meter_id: str, body: CalibrationIn
 ) -> CalibrationOut:
-    meter = meter_or_404(db, meter_id)
+    meter = meter_or_404(db, caller, meter_id)
     if body.calibrated_on > _today(config):
         raise Unprocessable(
             f"calibrated_on {body.calibrated_on} is in the future",
@@ -270,9 +271,9 @@ def add_calibration(
 
 
 @router.get("/meters/{meter_id}/corrections", response_model=Page[CorrectionOut], responses=responses(404))
-def list_corrections(_: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CorrectionOut]:
+def list_corrections(caller: Auditor, db: Db, page: Paging, meter_id: str) -> Page[CorrectionOut]:
     """Every correction of the meter's days, newest day first, revoked ones included."""
-    meter_or_404(db, meter_id)
+    meter_or_404(db, caller, meter_id)
     found, total = cq.list_corrections(db, meter_id, page.limit, page.offset)
     return page_of([CorrectionOut(**r) for r in found], total, page)
 
@@ -289,7 +290,7 @@ def add_correction(
     """Mark a day (or a range of days, with ``to_day``) invalid, or give a day a corrected volume. The
     register's volume stays stored; reports count the correction and say so. A correction in force
     for the same day is superseded (and kept)."""
-    meter_or_404(db, meter_id)
+    meter_or_404(db, caller, meter_id)
     if (body.kind == "volume") != (body.volume_m3 is not None):
         raise Unprocessable(
             "volume_m3 is given exactly when kind is 'volume'",
@@ -315,12 +316,17 @@ def add_correction(
     return [CorrectionOut(**r) for r in found if r["id"] in made]
 
 
-def meter_or_404(db: Db, meter_id: str) -> dict[str, Any]:
-    """The meter's row (with its county), or 404."""
-    found = queries.rows(db, queries.ONE_METER, (meter_id,))
+def meter_or_404(db: Db, caller: Caller, meter_id: str) -> dict[str, Any]:
+    """The meter's row (with its county), or 404: also for a meter outside the caller's division."""
+    found = queries.rows(db, queries.ONE_METER, caller.scoped(meter=meter_id))
     if not found:
         raise NotFound(f"no meter {meter_id}")
     return found[0]
+
+
+def _intake_or_404(db: Db, caller: Caller, code: str) -> None:
+    if not queries.rows(db, queries.ONE_INTAKE, caller.scoped(code=code)):
+        raise NotFound(f"no intake {code}; import it with the registry first")
 
 
 def _checked(make: Any) -> Meter:

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Auditor, Db
+from api.metrics import fleet_metrics
 from api.problems import responses
 from infra.broker import BrokerUnavailable, probe
 
@@ -46,10 +47,11 @@ async def readyz(request: Request) -> JSONResponse:
         **responses(401, 403),
     },
 )
-def metrics(_: Auditor, request: Request, db: Db) -> Response:
-    """Requests by route and status, and the fleet's meters by status (read at scrape time)."""
-    request.app.state.metrics.refresh(db)
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+def metrics(caller: Auditor, request: Request, db: Db) -> Response:
+    """Requests by route and status, and the fleet's meters and open findings by status and problem
+    (read at scrape time, within the caller's division)."""
+    body = generate_latest(request.app.state.metrics.registry) + fleet_metrics(db, caller.division)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def _database(request: Request) -> str:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from api import queries
-from api.deps import Admin, Auditor, Config, Db
+from api.deps import Admin, Auditor, Caller, Config, Db
 from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
@@ -44,7 +44,7 @@ ImportBody = {
 
 @router.get("/intakes", response_model=Page[IntakeOut])
 def list_intakes(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     page: Paging,
     county: Filter = None,
@@ -55,14 +55,14 @@ def list_intakes(
     found, total = queries.paged(
         db,
         queries.INTAKES,
-        {"county": county, "status": status, "permit": permit_no, "q": q, **page.model_dump()},
+        caller.scoped(county=county, status=status, permit=permit_no, q=q, **page.model_dump()),
     )
     return page_of([IntakeOut(**r) for r in found], total, page)
 
 
 @router.get("/intakes/{code}", response_model=IntakeOut, responses=responses(404))
-def get_intake(_: Auditor, db: Db, code: str) -> IntakeOut:
-    row = queries.rows(db, queries.ONE_INTAKE_FULL, (code,))
+def get_intake(caller: Auditor, db: Db, code: str) -> IntakeOut:
+    row = queries.rows(db, queries.ONE_INTAKE_FULL, caller.scoped(code=code))
     if not row:
         raise NotFound(f"no intake {code}")
     return IntakeOut(**row[0])
@@ -70,7 +70,7 @@ def get_intake(_: Auditor, db: Db, code: str) -> IntakeOut:
 
 @router.get("/permits", response_model=Page[PermitOut])
 def list_permits(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     page: Paging,
@@ -78,14 +78,14 @@ def list_permits(
 ) -> Page[PermitOut]:
     today = datetime.now(config.zone).date()
     found, total = queries.paged(
-        db, queries.PERMITS, {"expired": expired, "today": today, **page.model_dump()}
+        db, queries.PERMITS, caller.scoped(expired=expired, today=today, **page.model_dump())
     )
     return page_of([PermitOut(**r) for r in found], total, page)
 
 
 @router.get("/calibrations/due", response_model=Page[CalibrationDueOut])
 def calibrations_due(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     page: Paging,
@@ -97,6 +97,7 @@ def calibrations_due(
 ) -> Page[CalibrationDueOut]:
     days = config.calibration_due_within_days if within_days is None else within_days
     due = dq.calibrations_due(db, datetime.now(config.zone).date(), days, config.calibration_periods())
+    inside = queries.intakes_in_scope(db, caller.division)
     items = [
         CalibrationDueOut(
             meter_id=d.meter.meter_id,
@@ -108,7 +109,9 @@ def calibrations_due(
             overdue=d.overdue,
         )
         for d in due
-        if (overdue is None or d.overdue == overdue) and (county is None or d.county == county)
+        if (overdue is None or d.overdue == overdue)
+        and (county is None or d.county == county)
+        and (inside is None or d.meter.intake_code in inside)
     ]
     return slice_page(items, page)
 
@@ -120,7 +123,7 @@ def calibrations_due(
     dependencies=[Depends(limited("import"))],
     responses=responses(400, 413, 415, 429),
 )
-async def import_registry(_: Admin, request: Request, db: Db, dry_run: bool = False) -> ImportResult:
+async def import_registry(caller: Admin, request: Request, db: Db, dry_run: bool = False) -> ImportResult:
     """The forms' workbook (取水口, 取水许可, 监测计量设施, 检定记录) as the request body: all or nothing.
     Read and applied in a worker thread: the API keeps answering while a large workbook is imported."""
     if request.headers.get("content-type", "").split(";")[0].strip() != XLSX:
@@ -128,16 +131,16 @@ async def import_registry(_: Admin, request: Request, db: Db, dry_run: bool = Fa
     body = await request.body()  # bounded by INTAKE_API_MAX_UPLOAD_MB (api/limits.py)
     if not body:
         raise BadRequest("the request body is empty: send the .xlsx workbook")
-    return await run_in_threadpool(_import, db, body, dry_run)
+    return await run_in_threadpool(_import, db, caller, body, dry_run)
 
 
-def _import(db: Db, body: bytes, dry_run: bool) -> ImportResult:
+def _import(db: Db, caller: Caller, body: bytes, dry_run: bool) -> ImportResult:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "registry.xlsx"
         path.write_bytes(body)
         try:
             tables, warnings = read_xlsx(path, lambda _source, _rows: None)
-            plan = registry.plan_import(db, tables)
+            plan = registry.plan_import(db, tables, caller.division)
         except RegistryRejected as rejected:
             raise Unprocessable(
                 f"import refused: {len(rejected.problems)} problem(s); nothing was written",

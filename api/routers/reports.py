@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from anomaly import tables
 from anomaly.reports import COMPLIANCE_STATUS
 from api import queries
-from api.deps import Auditor, Config, Db
+from api.deps import Auditor, Caller, Config, Db
 from api.errors import Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
@@ -42,7 +42,7 @@ AsOf = Annotated[IsoDate | None, Query(description="as of this local day (defaul
     responses=responses(429),
 )
 def compliance(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     page: Paging,
@@ -51,7 +51,7 @@ def compliance(
     status: Literal["over_permit", "expired", "projected_over", "warning", "normal"] | None = None,
 ) -> Page[ComplianceOut]:
     """Per permit: permitted and metered volume (万m³), share used, the projection and a status."""
-    table = _table(db, config, "compliance", year, as_of)
+    table = _table(db, caller, config, "compliance", year, as_of)
     items = []
     for row in table.rows:
         number, authority, valid_to, intakes, permitted, metered, used, projected, share, method, label = row
@@ -84,7 +84,7 @@ def compliance(
     },
 )
 def export(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     config: Config,
     report: Literal["registration", "summary", "ledger", "compliance"],
@@ -94,7 +94,7 @@ def export(
 ) -> Response:
     """A form's report with its Chinese headers: registration (Annex 1 annual volumes), summary
     (Annex 2), ledger (Annex 3), compliance."""
-    table = _table(db, config, report, year, as_of)
+    table = _table(db, caller, config, report, year, as_of)
     body = tables.to_xlsx(table) if fmt == "xlsx" else tables.to_csv(table)
     name = f"{report}-{table.as_of.isoformat()}.{fmt}"
     return Response(
@@ -104,7 +104,7 @@ def export(
 
 @router.get("/rejected", response_model=Page[RejectedOut])
 def rejected(
-    _: Auditor,
+    caller: Auditor,
     db: Db,
     page: Paging,
     reason: Reason | None = None,
@@ -115,19 +115,15 @@ def rejected(
 ) -> Page[RejectedOut]:
     """Messages (or elements of arrays, or frames) the collector or the gateway refused, newest first,
     with the raw input."""
-    params = {
-        "reason": reason,
-        "source": source,
-        "meter": meter_id,
-        "from": start,
-        "to": end,
-        **page.model_dump(),
-    }
+    params = caller.scoped(reason=reason, source=source, meter=meter_id, **page.model_dump())
+    params |= {"from": start, "to": end}
     found, total = queries.paged(db, queries.REJECTED, params)
     return page_of([RejectedOut(**r) for r in found], total, page)
 
 
-def _table(db: Db, config: Config, kind: str, year: int | None, as_of: date | None) -> tables.Table:
+def _table(
+    db: Db, caller: Caller, config: Config, kind: str, year: int | None, as_of: date | None
+) -> tables.Table:
     now = datetime.now(UTC)
     real_today = now.astimezone(config.zone).date()
     if as_of is not None and not EARLIEST <= as_of <= real_today:
@@ -141,4 +137,5 @@ def _table(db: Db, config: Config, kind: str, year: int | None, as_of: date | No
         raise Unprocessable(
             f"year {wanted} is after {today}", errors=[{"field": "year", "message": "in the future"}]
         )
-    return tables.build(db, kind, wanted, today, now, config.timezone)
+    inside = queries.intakes_in_scope(db, caller.division)
+    return tables.build(db, kind, wanted, today, now, config.timezone, inside)

@@ -143,7 +143,11 @@ def test_a_revoked_token_stops_working_at_once(client: TestClient, tokens: dict[
     issued = client.post("/api/v1/users", headers=admin, json={"name": "leaving", "role": "operator"})
     assert issued.status_code == 201, issued.text
     token = issued.json()["token"]
-    assert client.get("/api/v1/me", headers=bearer(token)).json() == {"name": "leaving", "role": "operator"}
+    assert client.get("/api/v1/me", headers=bearer(token)).json() == {
+        "name": "leaving",
+        "role": "operator",
+        "division_code": None,
+    }
     assert client.delete("/api/v1/users/leaving", headers=admin).status_code == 204
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
     listed = client.get("/api/v1/users", headers=admin).json()["items"]
