@@ -116,9 +116,7 @@ def update_meter(caller: Operator, db: Db, meter_id: str, body: MeterPatch) -> M
         changes.setdefault("rtu_channel", None)  # no longer reached through an RTU
     if not changes:
         raise BadRequest("nothing to change: send at least one field")
-    meter = _checked(lambda: replace(current, **changes))
-    if meter.intake_code != current.intake_code:
-        _intake_or_404(db, caller, meter.intake_code)  # moved only to an intake the caller has
+    meter = _checked(lambda: replace(current, **changes))  # a meter never moves to another intake
     try:
         with db.transaction():
             db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))

@@ -28,6 +28,7 @@ def test_a_user_gets_a_token_once_and_only_its_hash_is_kept(database_url: str) -
         assert client.get("/api/v1/me", headers=bearer(token)).json() == {
             "name": "wang.fang",
             "role": "operator",
+            "division_code": None,
         }
         again = intake("users", "add", "wang.fang", "--role", "admin", **env)
         assert again.returncode == 1 and "exists" in again.stderr
@@ -40,6 +41,19 @@ def test_a_user_gets_a_token_once_and_only_its_hash_is_kept(database_url: str) -
     assert gone.returncode == 1 and "no active user wang.fang" in gone.stderr
     bad = intake("users", "add", "no spaces", "--role", "auditor", **env)
     assert bad.returncode == 1 and "user name" in bad.stderr
+
+
+def test_a_user_of_a_county_sees_only_its_intakes(database_url: str) -> None:
+    env = {"INTAKE_DATABASE_URL": database_url}
+    added = intake("users", "add", "li.lei", "--role", "auditor", "--division", "211322", **env)
+    assert added.returncode == 0, added.stderr
+    assert "(auditor, division 211322)" in added.stderr
+    assert "211322" in intake("users", "list", **env).stdout
+    unknown = intake("users", "add", "nobody", "--role", "auditor", "--division", "219999", **env)
+    assert unknown.returncode == 1 and "division 219999 is not known" in unknown.stderr
+    with TestClient(create_app(api_settings(database_url))) as client:
+        me = client.get("/api/v1/me", headers=bearer(added.stdout.strip())).json()
+    assert me["division_code"] == "211322"
 
 
 def test_api_help_names_its_settings() -> None:
