@@ -373,3 +373,4 @@ class Me(BaseModel):
     division_code: str | None = Field(
         None, description="GB/T 2260 code of a county, city or province; null: all divisions"
     )
+    division_name: str | None = Field(None, description="the division's name (朝阳市建平县); null: all")

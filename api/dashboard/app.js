@@ -65,7 +65,8 @@ async function login(token) {
   }
   document.getElementById("nav").hidden = false;
   document.getElementById("logout").hidden = false;
-  document.getElementById("who").textContent = `${state.me.name} · ${state.me.role}`;
+  const division = state.me.division_name || t("all_divisions");
+  document.getElementById("who").textContent = `${state.me.name} · ${state.me.role} · ${division}`;
   route();
 }
 

@@ -19,9 +19,11 @@ router = APIRouter(
 
 
 @router.get("/me", response_model=Me)
-def me(caller: Auditor) -> Me:
-    """The caller's name, role and division (the dashboard shows what it may do)."""
-    return Me(name=caller.name, role=caller.role, division_code=caller.division)
+def me(caller: Auditor, db: Db) -> Me:
+    """The caller's name, role and division (the dashboard shows what it may do and see)."""
+    found = queries.rows(db, queries.DIVISION_NAME, (caller.division,)) if caller.division else []
+    name = found[0]["name"] if found else None
+    return Me(name=caller.name, role=caller.role, division_code=caller.division, division_name=name)
 
 
 @router.get("/users", response_model=Page[UserOut])

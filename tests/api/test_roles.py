@@ -147,6 +147,7 @@ def test_a_revoked_token_stops_working_at_once(client: TestClient, tokens: dict[
         "name": "leaving",
         "role": "operator",
         "division_code": None,
+        "division_name": None,
     }
     assert client.delete("/api/v1/users/leaving", headers=admin).status_code == 204
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401

@@ -291,7 +291,8 @@ def test_users_are_issued_and_seen_within_the_issuers_division(client: TestClien
     unknown = client.post("/api/v1/users", headers=city, json=nowhere)
     assert unknown.status_code == 422
     clerk = bearer(made.json()["token"])
-    assert client.get("/api/v1/me", headers=clerk).json()["division_code"] == world.a
+    me = client.get("/api/v1/me", headers=clerk).json()
+    assert me["division_code"] == world.a and me["division_name"].startswith("朝阳市")
     assert {i["code"] for i in _all(client, "/api/v1/intakes", clerk)} == world.intakes("A")
     listed = {u["name"] for u in _all(client, "/api/v1/users", world.headers("A", Role.ADMIN))}
     assert "a-clerk" in listed and "c-clerk" not in listed and "B-admin" not in listed

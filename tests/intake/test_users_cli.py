@@ -29,6 +29,7 @@ def test_a_user_gets_a_token_once_and_only_its_hash_is_kept(database_url: str) -
             "name": "wang.fang",
             "role": "operator",
             "division_code": None,
+            "division_name": None,
         }
         again = intake("users", "add", "wang.fang", "--role", "admin", **env)
         assert again.returncode == 1 and "exists" in again.stderr
