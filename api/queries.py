@@ -181,6 +181,16 @@ DIVISION_NAME = """
 SELECT coalesce(c.name, '') || d.name AS name FROM divisions d
 LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county' WHERE d.code = %s"""
 
+# The registry's audit trail of one record (migration 0018), newest first.
+CHANGES = """
+SELECT at, actor, field, old_value, new_value, count(*) OVER () AS total FROM registry_changes
+WHERE record = %(record)s AND key = %(key)s
+ORDER BY at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+ONE_PERMIT = """
+SELECT permit_no FROM permits p WHERE permit_no = %(permit)s
+  AND (%(scope)s::text IS NULL OR EXISTS (
+          SELECT 1 FROM intakes i WHERE i.permit_no = p.permit_no AND in_scope(i.division_code, %(scope)s)))"""
+
 INSERT_CALIBRATION = """
 INSERT INTO calibrations (meter_id, calibrated_on, result, certificate_no) VALUES (%s, %s, %s, %s)
 ON CONFLICT (meter_id, calibrated_on) DO NOTHING RETURNING meter_id"""

@@ -367,6 +367,14 @@ class ImportResult(BaseModel):
     warnings: list[str]
 
 
+class RegistryChangeOut(BaseModel):
+    at: datetime
+    actor: str = Field(description="who: an API user, cli:<login>, or the database role")
+    field: str = Field(description="the field changed, or (created) / (deleted) for the whole record")
+    old_value: str | None
+    new_value: str | None
+
+
 class Me(BaseModel):
     name: str
     role: Role

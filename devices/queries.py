@@ -110,6 +110,8 @@ INSERT INTO divisions (code, name, short_name, level, parent_code, kind) VALUES 
 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, short_name = EXCLUDED.short_name, kind = EXCLUDED.kind
 WHERE (divisions.name, divisions.short_name, divisions.kind)
       IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.short_name, EXCLUDED.kind)"""
+# Who the registry's audit trail names for this transaction's changes (migration 0018).
+SET_ACTOR = "SELECT set_config('intake.actor', %s, true)"
 INTAKE_DIVISIONS = "SELECT code, division_code FROM intakes"
 METER_INTAKES = "SELECT meter_id, intake_code FROM meters"
 UNMAPPED_INTAKES = "SELECT code, name, county FROM intakes WHERE division_code IS NULL ORDER BY code"

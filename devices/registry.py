@@ -231,9 +231,12 @@ def _write(conn: q.Conn, kind: type[R], records: list[R]) -> None:
         cur.execute(upsert)
 
 
-def apply_plan(conn: q.Conn, plan: Plan) -> None:
-    """Write the plan in one transaction: all of it, or (on any error) none of it."""
+def apply_plan(conn: q.Conn, plan: Plan, actor: str | None = None) -> None:
+    """Write the plan in one transaction: all of it, or (on any error) none of it. ``actor``: who the
+    registry's audit trail names (default: the database role)."""
     with conn.transaction():
+        if actor is not None:
+            conn.execute(q.SET_ACTOR, (actor,))
         _write(conn, Permit, plan.permits.writes)
         _write(conn, Intake, plan.intakes.writes)
         with conn.cursor() as cur:

@@ -18,7 +18,7 @@ from devices.workbook import read_files, write_csv_folder, write_xlsx
 from infra.database import connect
 from infra.settings import redact_url
 from intake.args import day
-from intake.settings import load_settings
+from intake.settings import cli_actor, load_settings
 
 
 def _registry_settings() -> RegistrySettings:
@@ -55,7 +55,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         if args.dry_run:
             _say(f"dry run: nothing written ({time.monotonic() - started:.1f} s)")
             return 0
-        registry.apply_plan(conn, plan)
+        registry.apply_plan(conn, plan, cli_actor())
     _say(
         f"imported into {redact_url(settings.database_url)} in one transaction "
         f"({time.monotonic() - started:.1f} s)"

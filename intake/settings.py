@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from typing import TypeVar
 
 from pydantic import ValidationError
@@ -21,3 +23,11 @@ def load_settings(kind: type[S]) -> S:
             f"INTAKE_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']}" for err in exc.errors()
         )
         raise InfraError(f"bad setting: {problems}") from None
+
+
+def cli_actor() -> str:
+    """Who a command's changes are recorded as in the registry's audit trail: ``cli:<login>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container with an unnamed uid)
+        return f"cli:uid{os.getuid()}"

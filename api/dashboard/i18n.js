@@ -3,7 +3,8 @@
 "use strict";
 const LABELS = {
   zh: {
-    title: "取水口计量监管", all_divisions: "全部行政区", nav_overview: "总览", nav_map: "一张图", nav_findings: "整改台账",
+    title: "取水口计量监管", all_divisions: "全部行政区", registry_changes: "登记信息变更记录", actor: "操作人",
+    record: "对象", field: "字段", old_value: "原值", new_value: "新值", nav_overview: "总览", nav_map: "一张图", nav_findings: "整改台账",
     logout: "退出", login_title: "登录", token_label: "访问令牌", login: "登录",
     token_hint: "令牌由管理员以 intake users add 生成。", bad_token: "令牌无效或已停用。",
     fleet: "计量设施在线情况", county: "县(市、区)", online: "在线", offline: "离线", never_reported: "从未上报",
@@ -33,7 +34,8 @@ const LABELS = {
     not_watched: "—：状态监测尚未覆盖该时段（首次状态记录之前），不计为离线。", partial_day: "*：当天未结束，按已过时段计算。",
   },
   en: {
-    title: "Water-intake metering", all_divisions: "all divisions", nav_overview: "Overview", nav_map: "Map", nav_findings: "Findings",
+    title: "Water-intake metering", all_divisions: "all divisions", registry_changes: "Registry changes",
+    actor: "By", record: "Record", field: "Field", old_value: "Was", new_value: "Now", nav_overview: "Overview", nav_map: "Map", nav_findings: "Findings",
     logout: "Log out", login_title: "Log in", token_label: "Access token", login: "Log in",
     token_hint: "An admin issues tokens with intake users add.", bad_token: "The token is unknown or revoked.",
     fleet: "Meters online by county", county: "County", online: "Online", offline: "Offline", never_reported: "Never reported",

@@ -9,7 +9,8 @@ async function meterPage(meterId) {
   const calibrations = card("meter-calibrations", t("calibration_records"));
   const corrections = card("meter-corrections", t("corrections"), true);
   const reporting = card("meter-days", t("reporting"));
-  view.replaceChildren(info, flow, volume, reporting, corrections, calibrations, history);
+  const changes = card("meter-changes", t("registry_changes"));
+  view.replaceChildren(info, flow, volume, reporting, corrections, calibrations, history, changes);
   const id = encodeURIComponent(meterId);
   guarded(info, async (s) => {
     const meter = await api(`/api/v1/meters/${id}`);
@@ -72,6 +73,18 @@ async function meterPage(meterId) {
   guarded(history, async (s) => {
     const page = await api(`/api/v1/meters/${id}/status/history?limit=20`);
     fill(s, table([t("at"), t("status"), t("reason")], page.items.map((c) => h("tr", {}, h("td", {}, when(c.at)), h("td", {}, pill(c.status)), h("td", {}, c.reason)))));
+  });
+  // the registry's audit trail of the meter and its intake: who changed which field, from what to what
+  guarded(changes, async (s) => {
+    const meter = await api(`/api/v1/meters/${id}`);
+    const [own, intake] = await Promise.all([api(`/api/v1/meters/${id}/changes?limit=50`),
+      api(`/api/v1/intakes/${encodeURIComponent(meter.intake_code)}/changes?limit=50`)]);
+    const all = [...own.items.map((c) => ({ ...c, what: meterId })), ...intake.items.map((c) => ({ ...c, what: meter.intake_code }))]
+      .sort((a, b) => (a.at < b.at ? 1 : -1));
+    const shown = (v) => (v === null ? "—" : v.length > 40 ? `${v.slice(0, 40)}…` : v);
+    const rows = all.map((c) => h("tr", { class: "change" }, h("td", {}, when(c.at)), h("td", {}, c.actor), h("td", {}, c.what),
+      h("td", {}, c.field), h("td", {}, shown(c.old_value)), h("td", {}, shown(c.new_value))));
+    fill(s, rows.length ? table([t("at"), t("actor"), t("record"), t("field"), t("old_value"), t("new_value")], rows) : h("p", { class: "muted" }, t("none")));
   });
 }
 

@@ -34,6 +34,7 @@ from api.schemas import (
     MeterStatusName,
     MeterStatusOut,
     ReadingOut,
+    RegistryChangeOut,
     StatusChangeOut,
 )
 from api.strict import strict_request
@@ -100,6 +101,7 @@ def create_meter(caller: Operator, db: Db, body: MeterIn) -> MeterOut:
     _intake_or_404(db, caller, meter.intake_code)
     try:
         with db.transaction():
+            db.execute(dq.SET_ACTOR, (caller.name,))
             db.execute(queries.INSERT_METER, dq.row_from_record(meter))
     except psycopg.errors.UniqueViolation as exc:
         raise Conflict(_unique_message(exc, meter)) from None
@@ -119,6 +121,7 @@ def update_meter(caller: Operator, db: Db, meter_id: str, body: MeterPatch) -> M
     meter = _checked(lambda: replace(current, **changes))  # a meter never moves to another intake
     try:
         with db.transaction():
+            db.execute(dq.SET_ACTOR, (caller.name,))
             db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
     except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
         raise Conflict(_unique_message(exc, meter)) from None
@@ -312,6 +315,16 @@ def add_correction(
         raise Unprocessable(str(exc)) from None
     found, _total = cq.list_corrections(db, meter_id, 10_000, 0)
     return [CorrectionOut(**r) for r in found if r["id"] in made]
+
+
+@router.get("/meters/{meter_id}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))
+def meter_changes(caller: Auditor, db: Db, page: Paging, meter_id: str) -> Page[RegistryChangeOut]:
+    """Who changed which of the meter's fields, from what to what, newest first (the audit trail)."""
+    meter_or_404(db, caller, meter_id)
+    found, total = queries.paged(
+        db, queries.CHANGES, {"record": "meter", "key": meter_id, **page.model_dump()}
+    )
+    return page_of([RegistryChangeOut(**r) for r in found], total, page)
 
 
 def meter_or_404(db: Db, caller: Caller, meter_id: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from api.schemas import (
     ImportResult,
     IntakeOut,
     PermitOut,
+    RegistryChangeOut,
 )
 from api.strict import strict_request
 from devices import queries as dq
@@ -66,6 +67,25 @@ def get_intake(caller: Auditor, db: Db, code: str) -> IntakeOut:
     if not row:
         raise NotFound(f"no intake {code}")
     return IntakeOut(**row[0])
+
+
+@router.get("/intakes/{code}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))
+def intake_changes(caller: Auditor, db: Db, page: Paging, code: str) -> Page[RegistryChangeOut]:
+    """Who changed which of the intake's fields, from what to what, newest first (the audit trail)."""
+    if not queries.rows(db, queries.ONE_INTAKE, caller.scoped(code=code)):
+        raise NotFound(f"no intake {code}")
+    found, total = queries.paged(db, queries.CHANGES, {"record": "intake", "key": code, **page.model_dump()})
+    return page_of([RegistryChangeOut(**r) for r in found], total, page)
+
+
+@router.get("/permits/{permit_no}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))
+def permit_changes(caller: Auditor, db: Db, page: Paging, permit_no: str) -> Page[RegistryChangeOut]:
+    """Who changed which of the permit's fields, from what to what, newest first (the audit trail)."""
+    if not queries.rows(db, queries.ONE_PERMIT, caller.scoped(permit=permit_no)):
+        raise NotFound(f"no permit {permit_no}")
+    params = {"record": "permit", "key": permit_no, **page.model_dump()}
+    found, total = queries.paged(db, queries.CHANGES, params)
+    return page_of([RegistryChangeOut(**r) for r in found], total, page)
 
 
 @router.get("/permits", response_model=Page[PermitOut])
@@ -151,7 +171,7 @@ def _import(db: Db, caller: Caller, body: bytes, dry_run: bool) -> ImportResult:
         except DeviceError as exc:
             raise BadRequest(f"the workbook cannot be read: {exc}") from None
     if not dry_run:
-        registry.apply_plan(db, plan)
+        registry.apply_plan(db, plan, caller.name)
     return ImportResult(summary=plan.summary(), warnings=[*warnings, *plan.warnings])
 
 

@@ -288,6 +288,46 @@ def test_the_map_shows_every_intake_and_english_on_request(
     browser.execute_script("localStorage.clear()")
 
 
+def test_a_meters_page_shows_who_changed_its_registry_entry(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    auditor = bearer(tokens[Role.AUDITOR])
+    meter = httpx.get(server + "/api/v1/meters", headers=auditor).json()["items"][0]
+    changed = httpx.patch(
+        f"{server}/api/v1/meters/{meter['meter_id']}",
+        headers=bearer(tokens[Role.OPERATOR]),
+        json={"serial": "SN-AUDIT-7"},
+    )
+    assert changed.status_code == 200, changed.text
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(f"{server}/#/meter/{meter['meter_id']}")
+    wait_for(browser, "#meter-changes tr.change")
+    rows = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#meter-changes tr.change")]
+    assert any("test-operator" in r and "serial" in r and "SN-AUDIT-7" in r for r in rows), rows
+    assert any("(created)" in r for r in rows)  # the meter's and its intake's registration
+
+
+def test_a_county_user_sees_only_its_county(browser: WebDriver, server: str, tokens: dict[Role, str]) -> None:
+    admin = bearer(tokens[Role.ADMIN])
+    counties = httpx.get(server + "/api/v1/fleet/summary", headers=admin).json()
+    intakes = httpx.get(server + "/api/v1/intakes", headers=admin, params={"limit": 1000}).json()["items"]
+    county = counties[0]["county"]
+    code = next(i["division_code"] for i in intakes if i["county"] == county)
+    issued = httpx.post(
+        server + "/api/v1/users",
+        headers=admin,
+        json={"name": "county-clerk", "role": "auditor", "division_code": code},
+    )
+    assert issued.status_code == 201, issued.text
+    fresh(browser, server, issued.json()["token"])
+    wait_for(browser, "#fleet-totals")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#fleet tbody tr")
+    assert [r.get_attribute("data-county") for r in rows] == [county]
+    assert county in browser.find_element(By.ID, "who").text
+    shown = int(browser.find_element(By.CSS_SELECTOR, "#fleet-totals td[data-total=total]").text)
+    assert shown == counties[0]["total"]
+
+
 def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:
     stranger = "itk_" + "y" * 43
     assert httpx.get(server + "/api/v1/me", headers=bearer(tokens[Role.ADMIN])).status_code == 200

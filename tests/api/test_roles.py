@@ -28,6 +28,9 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("GET", "/api/v1/map.geojson"): (AUD, {}),
     ("GET", "/api/v1/intakes"): (AUD, {}),
     ("GET", "/api/v1/intakes/{code}"): (AUD, {}),
+    ("GET", "/api/v1/intakes/{code}/changes"): (AUD, {}),
+    ("GET", "/api/v1/permits/{permit_no}/changes"): (AUD, {}),
+    ("GET", "/api/v1/meters/{meter_id}/changes"): (AUD, {}),
     ("GET", "/api/v1/permits"): (AUD, {}),
     ("GET", "/api/v1/meters"): (AUD, {}),
     ("POST", "/api/v1/meters"): (
@@ -81,6 +84,7 @@ PATH_VALUES = {
     "correction_id": "999999",
     "report": "ledger",
     "name": "no-such-user",
+    "permit_no": "no-such-permit",
 }
 
 

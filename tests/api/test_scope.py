@@ -13,6 +13,7 @@ import io
 import re
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import openpyxl
 import psycopg
@@ -49,6 +50,11 @@ class World:
             self.finding_intake: dict[int, str] = dict(
                 conn.execute("SELECT id, intake_code FROM findings").fetchall()
             )
+            self.permit_intakes: dict[str, list[str]] = dict(
+                conn.execute(
+                    "SELECT permit_no, array_agg(code) FROM intakes WHERE permit_no IS NOT NULL GROUP BY 1"
+                ).fetchall()
+            )
         counties = sorted(
             {d for d in self.division.values() if d and d.startswith("2113")},
             key=lambda d: -sum(1 for i in self.finding_intake.values() if self.division[i] == d),
@@ -73,6 +79,14 @@ class World:
 
     def meter_in(self, scope: str) -> str:
         return sorted(m for m, i in self.meter_intake.items() if self.division[i] == self.codes[scope])[0]
+
+    def permit_in(self, scope: str) -> str:
+        """A permit whose intakes all lie in county ``scope``."""
+        return min(
+            p
+            for p, codes in self.permit_intakes.items()
+            if {self.division[c] for c in codes} == {self.codes[scope]}
+        )
 
     def finding_in(self, scope: str) -> int:
         return min(f for f, i in self.finding_intake.items() if self.division[i] == self.codes[scope])
@@ -209,6 +223,9 @@ def _details(world: World, owner: str) -> list[str]:
         f"/api/v1/meters/{meter}/corrections",
         f"/api/v1/meters/{meter}/readings?from=2026-01-01T00:00:00%2B08:00&to=2026-01-02T00:00:00%2B08:00",
         f"/api/v1/findings/{finding}",
+        f"/api/v1/intakes/{intake}/changes",
+        f"/api/v1/meters/{meter}/changes",
+        f"/api/v1/permits/{quote(world.permit_in(owner), safe='')}/changes",
     ]
 
 
@@ -318,6 +335,8 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/findings/{finding_id}/rectify  POST /api/v1/findings/{finding_id}/close
         POST /api/v1/meters  GET /api/v1/me  GET /api/v1/users  POST /api/v1/users
         POST /api/v1/users/{name}/rotate  DELETE /api/v1/users/{name}  POST /api/v1/registry/import
+        GET /api/v1/intakes/{code}/changes  GET /api/v1/meters/{meter_id}/changes
+        GET /api/v1/permits/{permit_no}/changes
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = {("GET", p) for p in LISTS} | set(zip(others[::2], others[1::2], strict=True))
     assert covered == set(ROUTES)
