@@ -17,6 +17,8 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from anomaly import queries, reports
 from anomaly.annual import four_year_average
+from anomaly.provenance import SHEET as PROVENANCE_SHEET
+from anomaly.provenance import Provenance
 from anomaly.thresholds import Thresholds
 from devices import queries as dq
 from devices.model import Intake
@@ -91,12 +93,17 @@ def build(
     raise ValueError(f"unknown report {kind!r}; one of {', '.join(SHEETS)}")
 
 
-def to_xlsx(table: Table) -> bytes:
+def to_xlsx(table: Table, provenance: Provenance | None = None) -> bytes:
+    """The report's sheet, and (given) a 数据来源 sheet saying where it comes from."""
     book = openpyxl.Workbook(write_only=True)
     ws = book.create_sheet(table.sheet)
     ws.append(table.headers)
     for row in table.rows:
         ws.append([_cell(v) for v in row])
+    if provenance is not None:
+        source = book.create_sheet(PROVENANCE_SHEET)
+        for label, english, value in provenance.rows():
+            source.append([label, english, _cell(value)])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -367,6 +367,22 @@ class ImportResult(BaseModel):
     warnings: list[str]
 
 
+class IssuedExportOut(BaseModel):
+    sha256: str
+    issued: bool = Field(
+        description="whether this exact file was issued by the service (inside your division)"
+    )
+    report: str | None = None
+    format: str | None = None
+    division_code: str | None = None
+    year: int | None = None
+    as_of: date | None = None
+    issued_at: datetime | None = None
+    issued_by: str | None = None
+    cutoff: datetime | None = None  # the newest reading committed when it was made
+    bytes: int | None = None
+
+
 class RegistryChangeOut(BaseModel):
     at: datetime
     actor: str = Field(description="who: an API user, cli:<login>, or the database role")

@@ -1,4 +1,5 @@
-"""`intake report ...`: the forms' reports as XLSX or CSV, with the forms' Chinese headers."""
+"""`intake report ...`: the forms' reports as XLSX or CSV, with the forms' Chinese headers, each recorded
+by its SHA-256 with its provenance; `intake verify FILE` checks a file against that record."""
 
 from __future__ import annotations
 
@@ -7,26 +8,65 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from anomaly import tables
+from anomaly.provenance import Provenance, sha256
+from anomaly.queries import exports as eq
 from devices.settings import RegistrySettings
 from infra.database import connect
 from intake.args import day
-from intake.settings import load_settings
+from intake.settings import cli_actor, load_settings
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     settings = load_settings(RegistrySettings)
     now = datetime.now(UTC)
     today = args.as_of or now.astimezone(settings.zone).date()
-    with connect(settings.database_url, "intake-report", autocommit=True) as conn:
-        table = tables.build(conn, args.kind, args.year or today.year, today, now, settings.timezone)
     out = Path(args.out)
+    fmt = "xlsx" if out.suffix.lower() == ".xlsx" else "csv"
+    with connect(settings.database_url, "intake-report", autocommit=True) as conn:
+        year = args.year or today.year
+        table = tables.build(conn, args.kind, year, today, now, settings.timezone)
+        provenance = Provenance(args.kind, year, table.as_of, None, None, now, cli_actor(), eq.cutoff(conn))
+        body = tables.to_xlsx(table, provenance) if fmt == "xlsx" else tables.to_csv(table)
+        digest = eq.record(conn, provenance, fmt, body)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(tables.to_xlsx(table) if out.suffix.lower() == ".xlsx" else tables.to_csv(table))
-    print(f"{args.kind}: {len(table.rows)} row(s) as of {table.as_of} -> {out}")
+    out.write_bytes(body)
+    print(f"{args.kind}: {len(table.rows)} row(s) as of {table.as_of} -> {out} (SHA-256 {digest})")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    settings = load_settings(RegistrySettings)
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"intake: cannot read {args.file}: {exc.strerror}")
+        return 2
+    digest = sha256(body)
+    with connect(settings.database_url, "intake-verify") as conn:
+        found = eq.find(conn, digest)
+    if found is None:
+        print(
+            f"{args.file}: NOT issued by this service (SHA-256 {digest} is in no record): "
+            "it was changed after it was exported, or comes from elsewhere"
+        )
+        return 1
+    where = found["division_code"] or "all divisions"
+    print(
+        f"{args.file}: issued by this service, unchanged: {found['report']} {found['year']} as of "
+        f"{found['as_of']} for {where}, by {found['issued_by']} at {found['issued_at']:%Y-%m-%d %H:%M:%S %z},"
+        " "
+        f"data up to {found['cutoff'] or '—'} (SHA-256 {digest})"
+    )
     return 0
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = commands.add_parser(
+        "verify",
+        help="whether a file is exactly a report this service issued, and its provenance (exit 1: not)",
+    )
+    verify.add_argument("file", help="an exported report (.xlsx or .csv)")
+    verify.set_defaults(handler=cmd_verify)
     parser = commands.add_parser(
         "report", help="the forms' reports: registration, summary, ledger, compliance"
     )

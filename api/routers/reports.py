@@ -5,18 +5,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from anomaly import tables
+from anomaly.provenance import Provenance, sha256
+from anomaly.queries import exports as eq
 from anomaly.reports import COMPLIANCE_STATUS
 from api import queries
 from api.deps import Auditor, Caller, Config, Db
-from api.errors import Unprocessable
+from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
 from api.params import EARLIEST, Filter, IsoDate, IsoDateTime
 from api.problems import responses
-from api.schemas import ComplianceOut, RejectedOut
+from api.schemas import ComplianceOut, IssuedExportOut, RejectedOut
 from api.strict import strict_request
 from devices.readings import Reason
 from ingest.message import Source
@@ -95,11 +97,45 @@ def export(
     """A form's report with its Chinese headers: registration (Annex 1 annual volumes), summary
     (Annex 2), ledger (Annex 3), compliance."""
     table = _table(db, caller, config, report, year, as_of)
-    body = tables.to_xlsx(table) if fmt == "xlsx" else tables.to_csv(table)
-    name = f"{report}-{table.as_of.isoformat()}.{fmt}"
-    return Response(
-        body, media_type=MEDIA[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    provenance = Provenance(
+        report,
+        year or table.as_of.year,
+        table.as_of,
+        caller.division,
+        eq.division_name(db, caller.division),
+        datetime.now(UTC),
+        caller.name,
+        eq.cutoff(db),
     )
+    body = tables.to_xlsx(table, provenance) if fmt == "xlsx" else tables.to_csv(table)
+    digest = eq.record(db, provenance, fmt, body)
+    name = f"{report}-{table.as_of.isoformat()}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"', "X-Content-SHA256": digest}
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
+
+
+@router.post("/exports/verify", response_model=IssuedExportOut, responses=responses(413))
+async def verify_export(caller: Auditor, request: Request, db: Db) -> IssuedExportOut:
+    """Send a file (the body, any media type): whether it is exactly a report the service issued,
+    and its provenance. A file changed in any byte is not."""
+    body = await request.body()  # bounded by INTAKE_API_MAX_UPLOAD_MB (api/limits.py)
+    if not body:
+        raise BadRequest("the request body is empty: send the exported file")
+    return _issued(db, caller, sha256(body))
+
+
+@router.get("/exports/issued/{digest}", response_model=IssuedExportOut, responses=responses(404))
+def issued_export(caller: Auditor, db: Db, digest: str) -> IssuedExportOut:
+    """The provenance of an issued file by its SHA-256 (the sidecar of a CSV, which has no room for it)."""
+    found = _issued(db, caller, digest.lower())
+    if not found.issued:
+        raise NotFound(f"no export with SHA-256 {digest} was issued inside your division")
+    return found
+
+
+def _issued(db: Db, caller: Caller, digest: str) -> IssuedExportOut:
+    found = eq.find(db, digest, caller.division)
+    return IssuedExportOut(**found, issued=True) if found else IssuedExportOut(sha256=digest, issued=False)
 
 
 @router.get("/rejected", response_model=Page[RejectedOut])

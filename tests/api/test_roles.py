@@ -68,6 +68,11 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("POST", "/api/v1/findings/{finding_id}/close"): (OPS, {"json": {"note": "done"}}),
     ("GET", "/api/v1/compliance"): (AUD, {}),
     ("GET", "/api/v1/exports/{report}"): (AUD, {}),
+    ("POST", "/api/v1/exports/verify"): (
+        AUD,
+        {"content": b"a file", "headers": {"Content-Type": "text/csv"}},
+    ),
+    ("GET", "/api/v1/exports/issued/{digest}"): (AUD, {}),
     ("GET", "/api/v1/rejected"): (AUD, {}),
     ("GET", "/api/v1/me"): (AUD, {}),
     ("GET", "/api/v1/users"): (ADM, {}),
@@ -85,6 +90,7 @@ PATH_VALUES = {
     "report": "ledger",
     "name": "no-such-user",
     "permit_no": "no-such-permit",
+    "digest": "0" * 64,
 }
 
 

@@ -203,6 +203,18 @@ def test_an_export_holds_only_the_division(client: TestClient, world: World, sco
     names = _names(world)
     assert not [c for c in others if c in text or names[c] in text], (scope, report)
 
+    # verifiable by its division and above; not from a county beside it (existence does not leak)
+    def verified(by: str) -> dict[str, Any]:
+        headers = {**world.headers(by, Role.AUDITOR), "Content-Type": "application/octet-stream"}
+        answer: dict[str, Any] = client.post(
+            "/api/v1/exports/verify", headers=headers, content=got.content
+        ).json()
+        return answer
+
+    assert verified(scope)["issued"] is True and verified(scope)["division_code"] == world.codes[scope]
+    assert verified("all")["issued"] is True
+    assert verified("B")["issued"] is False
+
 
 def _names(world: World) -> dict[str, str]:
     with psycopg.connect(world.url) as conn:
@@ -336,7 +348,8 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/meters  GET /api/v1/me  GET /api/v1/users  POST /api/v1/users
         POST /api/v1/users/{name}/rotate  DELETE /api/v1/users/{name}  POST /api/v1/registry/import
         GET /api/v1/intakes/{code}/changes  GET /api/v1/meters/{meter_id}/changes
-        GET /api/v1/permits/{permit_no}/changes
+        GET /api/v1/permits/{permit_no}/changes  POST /api/v1/exports/verify
+        GET /api/v1/exports/issued/{digest}
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = {("GET", p) for p in LISTS} | set(zip(others[::2], others[1::2], strict=True))
     assert covered == set(ROUTES)
