@@ -60,6 +60,11 @@ class AnnualVolume:
     period_days: int
     estimated_m3: Decimal  # the part of volume_m3 that was estimated
     basis: str = ""  # how it was obtained, for the auditor: which days, which rate
+    # Signed off (anomaly/signoff.py): volume_m3 and method are the signed ones; computed_m3 what the
+    # data says now; pending_revision when the two differ and no later sign-off has accepted it.
+    signed_by: str | None = None
+    computed_m3: Decimal | None = None
+    pending_revision: bool = False
 
     @property
     def volume_wan(self) -> Decimal:

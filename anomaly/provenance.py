@@ -42,7 +42,7 @@ class Provenance:
             (
                 "校验",
                 "verify",
-                "intake verify FILE, or POST /api/v1/exports/verify: the file's SHA-256 is recorded",
+                "intake verify FILE, or POST /api/v1/verify: the file's SHA-256 is recorded",
             ),
         ]
 

@@ -194,6 +194,34 @@ class AnnualVolumeOut(BaseModel):
     estimated_days: int
     unmetered_days: int
     basis: str = Field(description="which days were measured, and each estimate with its rate and basis")
+    signed_by: str | None = Field(None, description="signed off by: volume_m3 and method are the signed ones")
+    computed_m3: Decimal | None = Field(None, description="for a signed year: what the data says now")
+    pending_revision: bool = Field(False, description="signed, and the data has moved since: to be reviewed")
+
+
+class SignOffIn(Strict):
+    year: int = Field(ge=2000, le=2100)
+    note: str | None = Field(None, max_length=2000)
+
+
+class RevisionOut(BaseModel):
+    detected_at: datetime
+    signed_m3: Decimal
+    computed_m3: Decimal
+    why: str
+    accepted_by: int | None = Field(description="the sign-off that accepted it; null: pending")
+
+
+class SignOffOut(BaseModel):
+    id: int
+    year: int
+    volume_m3: Decimal
+    method: str
+    signed_by: str
+    signed_at: datetime
+    note: str | None
+    superseded_by: int | None = Field(description="the later sign-off that replaced it; null: current")
+    revisions: list[RevisionOut]
 
 
 class CountyStatus(BaseModel):

@@ -25,6 +25,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         status = queries.run_status_sweep(conn, now, settings.timezone) if not args.as_of else None
         snapshot = queries.load_snapshot(conn, as_of, now, settings.timezone)
         counts = queries.run_sweep(conn, snapshot, settings.calibration_periods(), Thresholds())
+        revisions = queries.review_signoffs(conn, as_of, settings.timezone) if counts is not None else 0
     if status is not None:
         print(
             f"status: {status['online']} online, {status['offline']} offline, "
@@ -37,6 +38,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"sweep as of {as_of}: {counts['findings']} finding(s) hold; ledger: {counts['created']} new, "
         f"{counts['updated']} updated, {counts['resolved']} resolved ({time.monotonic() - started:.1f} s)"
     )
+    if revisions:
+        print(f"signed-off volumes: {revisions} new revision(s) wait for review")
     return 0
 
 

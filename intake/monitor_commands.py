@@ -48,11 +48,12 @@ def sweep_once(settings: RegistrySettings, compliance: bool, watchdog: Watchdog)
             as_of = now.astimezone(settings.zone).date()
             snapshot = queries.load_snapshot(conn, as_of, now, settings.timezone)
             counts = queries.run_sweep(conn, snapshot, settings.calibration_periods(), Thresholds())
+            revisions = queries.review_signoffs(conn, as_of, settings.timezone) if counts is not None else 0
             line += (
                 "; compliance: another sweep running"
                 if counts is None
                 else f"; compliance: {counts['findings']} finding(s), {counts['created']} new, "
-                f"{counts['updated']} updated, {counts['resolved']} resolved"
+                f"{counts['updated']} updated, {counts['resolved']} resolved, {revisions} new revision(s)"
             )
     return line
 

@@ -16,7 +16,7 @@ from anomaly.queries.ledger import (
     start_rectifying,
     sweep_lock,
 )
-from anomaly.queries.snapshot import annual_by_intake, load_snapshot, month_sums, run_sweep
+from anomaly.queries.snapshot import annual_by_intake, load_snapshot, month_sums, review_signoffs, run_sweep
 from anomaly.queries.status import fleet_summary, meter_days, run_status_sweep
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "load_snapshot",
     "meter_days",
     "month_sums",
+    "review_signoffs",
     "run_status_sweep",
     "run_sweep",
     "start_rectifying",

@@ -18,7 +18,9 @@ from anomaly.ledger import (
     plan_sweep,
 )
 from anomaly.meter_rules import AlarmSeen, MeterDay, TotalizerEvent
+from anomaly.queries import signoffs
 from anomaly.queries.ledger import SWEEP_LOCK, apply_sweep, load_open, sweep_lock
+from anomaly.signoff import signed_view
 from anomaly.sweep import Snapshot
 from anomaly.thresholds import Thresholds
 from devices import queries as dq
@@ -199,8 +201,16 @@ def run_sweep(
         conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))
 
 
-def annual_by_intake(conn: Conn, years: list[int], today: date) -> dict[str, list[AnnualVolume]]:
-    """Each intake's volume and 数据获取方式 for ``years`` (the current year up to ``today``)."""
+def annual_by_intake(
+    conn: Conn, years: list[int], today: date, signed: bool = True
+) -> dict[str, list[AnnualVolume]]:
+    """Each intake's volume and 数据获取方式 for ``years`` (the current year up to ``today``); a year
+    signed off shows its signed value beside the computed one (``signed=False``: as computed)."""
+    computed = _computed_annual(conn, years, today)
+    return signed_view(computed, signoffs.current(conn)) if signed else computed
+
+
+def _computed_annual(conn: Conn, years: list[int], today: date) -> dict[str, list[AnnualVolume]]:
     intakes = [dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake))]
     periods: dict[str, list[tuple[date, date | None]]] = defaultdict(list)
     intake_of: dict[str, str] = {}
@@ -220,3 +230,13 @@ def annual_by_intake(conn: Conn, years: list[int], today: date) -> dict[str, lis
         ]
         for i in intakes
     }
+
+
+def review_signoffs(conn: Conn, today: date, zone: str) -> int:
+    """Record a revision for every signed-off year whose computed volume has moved; how many are new."""
+    current = signoffs.current(conn)
+    years = sorted({year for _code, year in current if year <= today.year})
+    if not years:
+        return 0
+    computed = _computed_annual(conn, list(range(years[0], years[-1] + 1)), today)
+    return signoffs.check_revisions(conn, computed, current, zone)

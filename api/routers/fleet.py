@@ -80,6 +80,9 @@ def annual_volumes(
             estimated_days=v.estimated_days,
             unmetered_days=v.unmetered_days,
             basis=v.basis,
+            signed_by=v.signed_by,
+            computed_m3=v.computed_m3,
+            pending_revision=v.pending_revision,
         )
         for code, volumes in sorted(annual.items())
         if (intake_code is None or code == intake_code) and (inside is None or code in inside)

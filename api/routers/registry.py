@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+from anomaly import queries as aq
+from anomaly.queries import signoffs as sq
 from api import queries
 from api.deps import Admin, Auditor, Caller, Config, Db
 from api.errors import BadRequest, NotFound, Unprocessable
@@ -24,6 +26,8 @@ from api.schemas import (
     IntakeOut,
     PermitOut,
     RegistryChangeOut,
+    SignOffIn,
+    SignOffOut,
 )
 from api.strict import strict_request
 from devices import queries as dq
@@ -72,10 +76,37 @@ def get_intake(caller: Auditor, db: Db, code: str) -> IntakeOut:
 @router.get("/intakes/{code}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))
 def intake_changes(caller: Auditor, db: Db, page: Paging, code: str) -> Page[RegistryChangeOut]:
     """Who changed which of the intake's fields, from what to what, newest first (the audit trail)."""
-    if not queries.rows(db, queries.ONE_INTAKE, caller.scoped(code=code)):
-        raise NotFound(f"no intake {code}")
+    _intake_or_404(db, caller, code)
     found, total = queries.paged(db, queries.CHANGES, {"record": "intake", "key": code, **page.model_dump()})
     return page_of([RegistryChangeOut(**r) for r in found], total, page)
+
+
+@router.get("/intakes/{code}/signoffs", response_model=list[SignOffOut], responses=responses(404))
+def list_signoffs(caller: Auditor, db: Db, code: str) -> list[SignOffOut]:
+    """The intake's signed-off annual volumes, newest first, each with its revisions (pending while
+    ``accepted_by`` is null)."""
+    _intake_or_404(db, caller, code)
+    return [SignOffOut(**r) for r in sq.history(db, code)]
+
+
+@router.post("/intakes/{code}/signoffs", response_model=SignOffOut, status_code=201, responses=responses(404))
+def sign_off(caller: Auditor, db: Db, config: Config, code: str, body: SignOffIn) -> SignOffOut:
+    """Sign off the intake's annual volume for ``year`` as the data says now: every later report of
+    that year shows it. Signing again accepts the pending revision."""
+    _intake_or_404(db, caller, code)
+    today = datetime.now(config.zone).date()
+    if body.year > today.year:
+        raise Unprocessable(
+            f"year {body.year} has not begun", errors=[{"field": "year", "message": "in the future"}]
+        )
+    volume = aq.annual_by_intake(db, [body.year], today, signed=False)[code][0]
+    made = sq.sign(db, code, body.year, volume, caller.name, body.note)
+    return next(SignOffOut(**r) for r in sq.history(db, code) if r["id"] == made)
+
+
+def _intake_or_404(db: Db, caller: Caller, code: str) -> None:
+    if not queries.rows(db, queries.ONE_INTAKE, caller.scoped(code=code)):
+        raise NotFound(f"no intake {code}")
 
 
 @router.get("/permits/{permit_no}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))

@@ -114,17 +114,25 @@ def export(
     return Response(body, media_type=MEDIA[fmt], headers=headers)
 
 
-@router.post("/exports/verify", response_model=IssuedExportOut, responses=responses(413))
+FileBody = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/verify", response_model=IssuedExportOut, openapi_extra=FileBody, responses=responses(413))
 async def verify_export(caller: Auditor, request: Request, db: Db) -> IssuedExportOut:
     """Send a file (the body, any media type): whether it is exactly a report the service issued,
     and its provenance. A file changed in any byte is not."""
     body = await request.body()  # bounded by INTAKE_API_MAX_UPLOAD_MB (api/limits.py)
-    if not body:
-        raise BadRequest("the request body is empty: send the exported file")
-    return _issued(db, caller, sha256(body))
+    if not body and "content-type" not in request.headers:
+        raise BadRequest("no file: send the exported file as the request body")
+    return _issued(db, caller, sha256(body))  # an empty file too: no report is empty
 
 
-@router.get("/exports/issued/{digest}", response_model=IssuedExportOut, responses=responses(404))
+@router.get("/verify/{digest}", response_model=IssuedExportOut, responses=responses(404))
 def issued_export(caller: Auditor, db: Db, digest: str) -> IssuedExportOut:
     """The provenance of an issued file by its SHA-256 (the sidecar of a CSV, which has no room for it)."""
     found = _issued(db, caller, digest.lower())

@@ -29,6 +29,8 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("GET", "/api/v1/intakes"): (AUD, {}),
     ("GET", "/api/v1/intakes/{code}"): (AUD, {}),
     ("GET", "/api/v1/intakes/{code}/changes"): (AUD, {}),
+    ("GET", "/api/v1/intakes/{code}/signoffs"): (AUD, {}),
+    ("POST", "/api/v1/intakes/{code}/signoffs"): (AUD, {"json": {"year": 2026}}),
     ("GET", "/api/v1/permits/{permit_no}/changes"): (AUD, {}),
     ("GET", "/api/v1/meters/{meter_id}/changes"): (AUD, {}),
     ("GET", "/api/v1/permits"): (AUD, {}),
@@ -68,11 +70,11 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("POST", "/api/v1/findings/{finding_id}/close"): (OPS, {"json": {"note": "done"}}),
     ("GET", "/api/v1/compliance"): (AUD, {}),
     ("GET", "/api/v1/exports/{report}"): (AUD, {}),
-    ("POST", "/api/v1/exports/verify"): (
+    ("POST", "/api/v1/verify"): (
         AUD,
         {"content": b"a file", "headers": {"Content-Type": "text/csv"}},
     ),
-    ("GET", "/api/v1/exports/issued/{digest}"): (AUD, {}),
+    ("GET", "/api/v1/verify/{digest}"): (AUD, {}),
     ("GET", "/api/v1/rejected"): (AUD, {}),
     ("GET", "/api/v1/me"): (AUD, {}),
     ("GET", "/api/v1/users"): (ADM, {}),

@@ -206,9 +206,7 @@ def test_an_export_holds_only_the_division(client: TestClient, world: World, sco
     # verifiable by its division and above; not from a county beside it (existence does not leak)
     def verified(by: str) -> dict[str, Any]:
         headers = {**world.headers(by, Role.AUDITOR), "Content-Type": "application/octet-stream"}
-        answer: dict[str, Any] = client.post(
-            "/api/v1/exports/verify", headers=headers, content=got.content
-        ).json()
+        answer: dict[str, Any] = client.post("/api/v1/verify", headers=headers, content=got.content).json()
         return answer
 
     assert verified(scope)["issued"] is True and verified(scope)["division_code"] == world.codes[scope]
@@ -236,6 +234,7 @@ def _details(world: World, owner: str) -> list[str]:
         f"/api/v1/meters/{meter}/readings?from=2026-01-01T00:00:00%2B08:00&to=2026-01-02T00:00:00%2B08:00",
         f"/api/v1/findings/{finding}",
         f"/api/v1/intakes/{intake}/changes",
+        f"/api/v1/intakes/{intake}/signoffs",
         f"/api/v1/meters/{meter}/changes",
         f"/api/v1/permits/{quote(world.permit_in(owner), safe='')}/changes",
     ]
@@ -258,6 +257,7 @@ def _state(world: World) -> tuple[Any, ...]:
             conn.execute("SELECT id, state, measure FROM findings ORDER BY id").fetchall(),
             conn.execute("SELECT * FROM calibrations ORDER BY meter_id, calibrated_on").fetchall(),
             conn.execute("SELECT id, revoked_at FROM volume_corrections ORDER BY id").fetchall(),
+            conn.execute("SELECT * FROM volume_signoffs ORDER BY id").fetchall(),
         )
 
 
@@ -292,6 +292,7 @@ def test_a_county_operator_changes_nothing_in_another_county(client: TestClient,
         ("POST", f"/api/v1/findings/{b_finding}/rectify", rectify),
         ("POST", f"/api/v1/findings/{b_finding}/close", {"note": "done"}),
         ("POST", "/api/v1/meters", sneak),
+        ("POST", f"/api/v1/intakes/{b_intake}/signoffs", {"year": 2026}),
     ]
     for method, path, body in attempts:
         got = client.request(method, path, headers=a, json=body)
@@ -348,8 +349,9 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/meters  GET /api/v1/me  GET /api/v1/users  POST /api/v1/users
         POST /api/v1/users/{name}/rotate  DELETE /api/v1/users/{name}  POST /api/v1/registry/import
         GET /api/v1/intakes/{code}/changes  GET /api/v1/meters/{meter_id}/changes
-        GET /api/v1/permits/{permit_no}/changes  POST /api/v1/exports/verify
-        GET /api/v1/exports/issued/{digest}
+        GET /api/v1/permits/{permit_no}/changes  POST /api/v1/verify
+        GET /api/v1/verify/{digest}  GET /api/v1/intakes/{code}/signoffs
+        POST /api/v1/intakes/{code}/signoffs
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = {("GET", p) for p in LISTS} | set(zip(others[::2], others[1::2], strict=True))
     assert covered == set(ROUTES)

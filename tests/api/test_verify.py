@@ -17,7 +17,7 @@ from tests.intake.test_cli import intake
 
 def _verify(client: TestClient, token: str, body: bytes) -> dict[str, object]:
     headers = {**bearer(token), "Content-Type": "application/octet-stream"}
-    got = client.post("/api/v1/exports/verify", headers=headers, content=body)
+    got = client.post("/api/v1/verify", headers=headers, content=body)
     assert got.status_code == 200, got.text
     result: dict[str, object] = got.json()
     return result
@@ -48,10 +48,10 @@ def test_an_untouched_export_verifies_and_an_edited_one_does_not(
 
     csv = client.get("/api/v1/exports/summary", headers=bearer(auditor), params={"format": "csv"})
     digest = csv.headers["x-content-sha256"]
-    sidecar = client.get(f"/api/v1/exports/issued/{digest}", headers=bearer(auditor))
+    sidecar = client.get(f"/api/v1/verify/{digest}", headers=bearer(auditor))
     assert sidecar.status_code == 200 and sidecar.json()["format"] == "csv"
     assert _verify(client, auditor, csv.content.replace(b",", b";", 1))["issued"] is False
-    assert client.get(f"/api/v1/exports/issued/{'0' * 64}", headers=bearer(auditor)).status_code == 404
+    assert client.get(f"/api/v1/verify/{'0' * 64}", headers=bearer(auditor)).status_code == 404
 
     # the command line says the same of files on disk
     good, bad = tmp_path / "ledger.xlsx", tmp_path / "edited.xlsx"
