@@ -411,6 +411,57 @@ class IssuedExportOut(BaseModel):
     bytes: int | None = None
 
 
+class SubmissionIn(Strict):
+    year: int = Field(ge=2000, le=2100)
+    note: str | None = Field(None, max_length=2000)
+
+
+class ReviewIn(Strict):
+    note: str | None = Field(None, max_length=2000)
+
+
+class ReturnIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000, description="why it is returned: what to fix")
+
+
+class SubmissionOut(BaseModel):
+    id: int
+    division_code: str
+    division_name: str
+    year: int
+    version: int
+    state: Literal["submitted", "returned", "accepted"]
+    sha256: str = Field(description="of the frozen reports")
+    submitted_by: str
+    submitted_at: datetime
+
+
+class SubmissionEventOut(BaseModel):
+    at: datetime
+    actor: str
+    action: Literal["submitted", "returned", "accepted"]
+    note: str | None
+
+
+class FrozenReport(BaseModel):
+    as_of: date
+    headers: list[str]
+    rows: list[list[str | None]]
+
+
+class SubmissionDetail(SubmissionOut):
+    events: list[SubmissionEventOut]
+    reports: dict[str, FrozenReport] = Field(description="registration, summary, ledger: as submitted")
+
+
+class RowChangeOut(BaseModel):
+    report: str
+    key: str
+    change: Literal["added", "removed", "changed"]
+    before: list[str | None] | None
+    after: list[str | None] | None
+
+
 class RegistryChangeOut(BaseModel):
     at: datetime
     actor: str = Field(description="who: an API user, cli:<login>, or the database role")

@@ -76,6 +76,12 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/verify/{digest}"): (AUD, {}),
     ("GET", "/api/v1/rejected"): (AUD, {}),
+    ("GET", "/api/v1/submissions"): (AUD, {}),
+    ("POST", "/api/v1/submissions"): (OPS, {"json": {"year": 2026}}),
+    ("GET", "/api/v1/submissions/{submission_id}"): (AUD, {}),
+    ("GET", "/api/v1/submissions/{submission_id}/changes"): (AUD, {}),
+    ("POST", "/api/v1/submissions/{submission_id}/accept"): (AUD, {"json": {}}),
+    ("POST", "/api/v1/submissions/{submission_id}/return"): (AUD, {"json": {"reason": "x"}}),
     ("GET", "/api/v1/me"): (AUD, {}),
     ("GET", "/api/v1/users"): (ADM, {}),
     ("POST", "/api/v1/users"): (ADM, {"json": {"name": "test-admin", "role": "auditor"}}),
@@ -93,6 +99,7 @@ PATH_VALUES = {
     "name": "no-such-user",
     "permit_no": "no-such-permit",
     "digest": "0" * 64,
+    "submission_id": "999999",
 }
 
 

@@ -39,10 +39,12 @@ schema = schemathesis.openapi.from_asgi("/api/openapi.json", APP)
 # to today (test_meters_routes); removed_on not before installed_on, a calibration not in the future,
 # and a workbook's contents (test_registry_routes); a correction's volume given for kind 'volume' only,
 # as a decimal, its days already local days of the meter's service (test_corrections); a user's
-# division a known one inside the issuer's (test_scope); a sign-off's year begun (test_signoffs).
+# division a known one inside the issuer's (test_scope); a sign-off's and a submission's year begun
+# (test_signoffs, test_submissions).
 CROSS_FIELD_RULES = {
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/intakes/{code}/signoffs"),
+    ("POST", "/api/v1/submissions"),
     ("POST", "/api/v1/registry/import"),
     ("GET", "/api/v1/meters/{meter_id}/readings"),
     ("GET", "/api/v1/meters/{meter_id}/daily-volumes"),

@@ -12,8 +12,10 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import psycopg
@@ -31,6 +33,7 @@ from tests.intake.test_cli import intake
 from tests.roles import API, as_role
 
 CITY = "211300"
+YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
 OTHER_CITY_DISTRICT = "210102"  # 沈阳市和平区
 SCOPES = ("A", "B", "city", "all")
 
@@ -62,6 +65,7 @@ class World:
         self.a, self.b = counties[0], counties[1]
         self.codes = {"A": self.a, "B": self.b, "city": CITY, "all": None}
         self.tokens: dict[tuple[str, Role], str] = {}
+        self.submissions: dict[str, int] = {}
 
     def sees(self, scope: str, intake: str | None) -> bool:
         """Independent of the service: what a user of ``scope`` should see of an intake."""
@@ -132,6 +136,12 @@ def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
     with TestClient(create_app(api_settings(as_role(world.url, API)))) as test_client:
+        for owner in ("A", "B"):  # each county submits its year's reports
+            made = test_client.post(
+                "/api/v1/submissions", headers=world.headers(owner, Role.OPERATOR), json={"year": YEAR}
+            )
+            assert made.status_code == 201, made.text
+            world.submissions[owner] = made.json()["id"]
         yield test_client
 
 
@@ -173,6 +183,13 @@ def test_a_list_holds_exactly_the_division(client: TestClient, world: World, sco
     if path == "/api/v1/rejected":  # a message naming no meter is for all divisions only
         assert (None in seen) == (scope == "all")
         assert len(items) == {"A": 1, "B": 1, "city": 2, "all": 3}[scope]
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_submissions_are_listed_within_the_division(client: TestClient, world: World, scope: str) -> None:
+    listed = _all(client, "/api/v1/submissions", world.headers(scope, Role.AUDITOR))
+    expected = {"A": {world.a}, "B": {world.b}, "city": {world.a, world.b}, "all": {world.a, world.b}}
+    assert {s["division_code"] for s in listed} == expected[scope]
 
 
 @pytest.mark.parametrize("scope", SCOPES)
@@ -237,6 +254,8 @@ def _details(world: World, owner: str) -> list[str]:
         f"/api/v1/intakes/{intake}/signoffs",
         f"/api/v1/meters/{meter}/changes",
         f"/api/v1/permits/{quote(world.permit_in(owner), safe='')}/changes",
+        f"/api/v1/submissions/{world.submissions[owner]}",
+        f"/api/v1/submissions/{world.submissions[owner]}/changes",
     ]
 
 
@@ -258,6 +277,7 @@ def _state(world: World) -> tuple[Any, ...]:
             conn.execute("SELECT * FROM calibrations ORDER BY meter_id, calibrated_on").fetchall(),
             conn.execute("SELECT id, revoked_at FROM volume_corrections ORDER BY id").fetchall(),
             conn.execute("SELECT * FROM volume_signoffs ORDER BY id").fetchall(),
+            conn.execute("SELECT id, state FROM submissions ORDER BY id").fetchall(),
         )
 
 
@@ -293,6 +313,8 @@ def test_a_county_operator_changes_nothing_in_another_county(client: TestClient,
         ("POST", f"/api/v1/findings/{b_finding}/close", {"note": "done"}),
         ("POST", "/api/v1/meters", sneak),
         ("POST", f"/api/v1/intakes/{b_intake}/signoffs", {"year": 2026}),
+        ("POST", f"/api/v1/submissions/{world.submissions['B']}/accept", {}),
+        ("POST", f"/api/v1/submissions/{world.submissions['B']}/return", {"reason": "x"}),
     ]
     for method, path, body in attempts:
         got = client.request(method, path, headers=a, json=body)
@@ -351,9 +373,15 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/intakes/{code}/changes  GET /api/v1/meters/{meter_id}/changes
         GET /api/v1/permits/{permit_no}/changes  POST /api/v1/verify
         GET /api/v1/verify/{digest}  GET /api/v1/intakes/{code}/signoffs
-        POST /api/v1/intakes/{code}/signoffs
+        POST /api/v1/intakes/{code}/signoffs  POST /api/v1/submissions
+        GET /api/v1/submissions/{submission_id}  GET /api/v1/submissions/{submission_id}/changes
+        POST /api/v1/submissions/{submission_id}/accept  POST /api/v1/submissions/{submission_id}/return
     """.split()  # noqa: SIM905 - a table to read, not a list to write
-    covered = {("GET", p) for p in LISTS} | set(zip(others[::2], others[1::2], strict=True))
+    covered = (
+        {("GET", p) for p in LISTS}
+        | {("GET", "/api/v1/submissions")}
+        | set(zip(others[::2], others[1::2], strict=True))
+    )
     assert covered == set(ROUTES)
 
 

@@ -1,0 +1,86 @@
+"""Submissions and their events (migration 0021)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from anomaly.queries.ledger import Conn
+from anomaly.submissions import State
+
+LIVE = "SELECT state FROM submissions WHERE division_code = %s AND year = %s AND state <> 'returned'"
+NEXT_VERSION = "SELECT coalesce(max(version), 0) + 1 FROM submissions WHERE division_code = %s AND year = %s"
+INSERT = """
+INSERT INTO submissions (division_code, year, version, state, contents, sha256, submitted_by)
+VALUES (%s, %s, %s, 'submitted', %s, %s, %s) RETURNING id"""
+EVENT = "INSERT INTO submission_events (submission_id, actor, action, note) VALUES (%s, %s, %s, %s)"
+SET_STATE = "UPDATE submissions SET state = %s WHERE id = %s AND state = 'submitted' RETURNING id"
+COLUMNS = """
+s.id, s.division_code, coalesce(c.name, '') || d.name AS division_name, s.year, s.version, s.state,
+s.sha256, s.submitted_by, s.submitted_at"""
+LIST = f"""
+SELECT {COLUMNS}, count(*) OVER () AS total
+FROM submissions s JOIN divisions d ON d.code = s.division_code
+LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county'
+WHERE in_scope(s.division_code, %(scope)s)
+  AND (%(year)s::integer IS NULL OR s.year = %(year)s)
+  AND (%(state)s::text IS NULL OR s.state = %(state)s)
+ORDER BY s.submitted_at DESC, s.id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+ONE = f"""
+SELECT {COLUMNS}, s.contents
+FROM submissions s JOIN divisions d ON d.code = s.division_code
+LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county'
+WHERE s.id = %(id)s AND in_scope(s.division_code, %(scope)s)"""
+PREVIOUS = """
+SELECT contents FROM submissions WHERE division_code = %s AND year = %s AND version = %s - 1"""
+EVENTS = "SELECT at, actor, action, note FROM submission_events WHERE submission_id = %s ORDER BY at, id"
+
+
+def live_state(conn: Conn, division: str, year: int) -> State | None:
+    row = conn.execute(LIVE, (division, year)).fetchone()
+    return State(row[0]) if row else None
+
+
+def submit(
+    conn: Conn, division: str, year: int, contents: dict[str, Any], digest: str, by: str, note: str | None
+) -> int:
+    with conn.transaction():
+        row = conn.execute(NEXT_VERSION, (division, year)).fetchone()
+        version = int(row[0]) if row else 1
+        made = conn.execute(INSERT, (division, year, version, Jsonb(contents), digest, by)).fetchone()
+        assert made is not None
+        conn.execute(EVENT, (made[0], by, "submitted", note))
+    return int(made[0])
+
+
+def review(conn: Conn, submission: int, state: State, by: str, note: str | None) -> bool:
+    """Accept or return a submitted one; False when it is no longer submitted (someone was first)."""
+    with conn.transaction():
+        if conn.execute(SET_STATE, (str(state), submission)).fetchone() is None:
+            return False
+        conn.execute(EVENT, (submission, by, str(state), note))
+    return True
+
+
+def listed(conn: Conn, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(LIST, params).fetchall()
+
+
+def one(conn: Conn, submission: int, scope: str | None) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = cur.execute(ONE, {"id": submission, "scope": scope}).fetchone()
+        if found is None:
+            return None
+        found["events"] = cur.execute(EVENTS, (submission,)).fetchall()
+    contents = found["contents"]
+    found["contents"] = json.loads(contents) if isinstance(contents, str) else contents
+    return found
+
+
+def previous_contents(conn: Conn, found: dict[str, Any]) -> dict[str, Any] | None:
+    row = conn.execute(PREVIOUS, (found["division_code"], found["year"], found["version"])).fetchone()
+    return None if row is None else (json.loads(row[0]) if isinstance(row[0], str) else row[0])
