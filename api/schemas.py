@@ -204,6 +204,11 @@ class SignOffIn(Strict):
     note: str | None = Field(None, max_length=2000)
 
 
+class SignedCount(BaseModel):
+    year: int
+    intakes: int = Field(description="how many intakes' annual volumes were signed off")
+
+
 class RevisionOut(BaseModel):
     detected_at: datetime
     signed_m3: Decimal

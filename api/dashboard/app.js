@@ -253,6 +253,7 @@ function route() {
   if (hash.startsWith("#/meter/")) return meterPage(decodeURIComponent(hash.slice(8)));
   if (hash === "#/map") return mapPage();
   if (hash === "#/findings") return findingsPage();
+  if (hash === "#/review") return reviewPage();
   return overview();
 }
 

@@ -26,6 +26,7 @@ from api.schemas import (
     IntakeOut,
     PermitOut,
     RegistryChangeOut,
+    SignedCount,
     SignOffIn,
     SignOffOut,
 )
@@ -102,6 +103,29 @@ def sign_off(caller: Auditor, db: Db, config: Config, code: str, body: SignOffIn
     volume = aq.annual_by_intake(db, [body.year], today, signed=False)[code][0]
     made = sq.sign(db, code, body.year, volume, caller.name, body.note)
     return next(SignOffOut(**r) for r in sq.history(db, code) if r["id"] == made)
+
+
+@router.post(
+    "/signoffs",
+    response_model=SignedCount,
+    status_code=201,
+    dependencies=[Depends(limited("report"))],
+    responses=responses(429),
+)
+def sign_off_division(caller: Auditor, db: Db, config: Config, body: SignOffIn) -> SignedCount:
+    """Sign off the year's annual volume of every intake in the caller's division (a county's, a
+    city's) as the data says now, in one transaction's worth of sign-offs."""
+    today = datetime.now(config.zone).date()
+    if body.year > today.year:
+        raise Unprocessable(
+            f"year {body.year} has not begun", errors=[{"field": "year", "message": "in the future"}]
+        )
+    inside = queries.intakes_in_scope(db, caller.division)
+    computed = aq.annual_by_intake(db, [body.year], today, signed=False)
+    codes = sorted(c for c in computed if inside is None or c in inside)
+    for code in codes:
+        sq.sign(db, code, body.year, computed[code][0], caller.name, body.note)
+    return SignedCount(year=body.year, intakes=len(codes))
 
 
 def _intake_or_404(db: Db, caller: Caller, code: str) -> None:

@@ -328,6 +328,77 @@ def test_a_county_user_sees_only_its_county(browser: WebDriver, server: str, tok
     assert shown == counties[0]["total"]
 
 
+def _user(server: str, admin: str, name: str, role: str, division: str) -> str:
+    made = httpx.post(
+        server + "/api/v1/users",
+        headers=bearer(admin),
+        json={"name": name, "role": role, "division_code": division},
+    )
+    assert made.status_code == 201, made.text
+    return str(made.json()["token"])
+
+
+def test_a_review_cycle_in_the_browser(browser: WebDriver, server: str, tokens: dict[Role, str]) -> None:
+    """County submits, the city returns it with a reason, the county fixes a finding and submits again,
+    the city sees what changed and accepts, the city submits to the province."""
+    admin = tokens[Role.ADMIN]
+    finding = httpx.get(server + "/api/v1/findings", headers=bearer(admin), params={"state": "open"}).json()[
+        "items"
+    ][0]
+    county = httpx.get(f"{server}/api/v1/intakes/{finding['intake_code']}", headers=bearer(admin)).json()[
+        "division_code"
+    ]
+    county_op = _user(server, admin, "review-county-op", "operator", county)
+    city_aud = _user(server, admin, "review-city-aud", "auditor", "211300")
+    city_op = _user(server, admin, "review-city-op", "operator", "211300")
+
+    def submissions(token: str) -> list[tuple[str, int, str]]:
+        items = httpx.get(server + "/api/v1/submissions", headers=bearer(token)).json()["items"]
+        return sorted((s["division_code"], s["version"], s["state"]) for s in items)
+
+    fresh(browser, server, county_op)
+    browser.get(server + "/#/review")
+    wait_for(browser, "#submit-year").click()
+    wait_for(browser, "#my-submissions tr.submission[data-state=submitted]")
+    assert browser.find_elements(By.ID, "submit-year") == []  # nothing more to submit while under review
+
+    fresh(browser, server, city_aud)
+    browser.get(server + "/#/review")
+    block = wait_for(browser, f"#review-queue .review[data-division='{county}']")
+    block.find_element(By.CSS_SELECTOR, ".return-reason").send_keys("整改台账第1项未落实")
+    block.find_element(By.CSS_SELECTOR, "button.return").click()
+    wait_for(browser, "#review-queue p.muted")
+    assert submissions(city_aud) == [(county, 1, "returned")]
+
+    fresh(browser, server, county_op)
+    browser.get(server + "/#/review")
+    returned = wait_for(browser, "#my-submissions tr.submission[data-state=returned]")
+    assert "整改台账第1项未落实" in returned.text
+    fix = {"measure": "加装计量设施", "responsible": "县水利局", "deadline": "2026-12-31"}
+    fixed = httpx.post(
+        f"{server}/api/v1/findings/{finding['id']}/rectify", headers=bearer(county_op), json=fix
+    )
+    assert fixed.status_code == 200, fixed.text
+    wait_for(browser, "#submit-year").click()
+    wait_for(browser, "#my-submissions tr.submission[data-version='2'][data-state=submitted]")
+
+    fresh(browser, server, city_aud)
+    browser.get(server + "/#/review")
+    block = wait_for(browser, f"#review-queue .review[data-division='{county}'][data-version='2']")
+    changes = block.find_elements(By.CSS_SELECTOR, "tr.row-change")
+    assert changes and any(c.get_attribute("data-report") == "ledger" for c in changes)
+    shot(browser, "review-zh")
+    block.find_element(By.CSS_SELECTOR, "button.accept").click()
+    wait_for(browser, "#review-queue p.muted")
+    assert submissions(city_aud) == [(county, 1, "returned"), (county, 2, "accepted")]
+
+    fresh(browser, server, city_op)
+    browser.get(server + "/#/review")
+    wait_for(browser, "#submit-year").click()
+    wait_for(browser, "#my-submissions tr.submission[data-state=submitted]")
+    assert ("211300", 1, "submitted") in submissions(admin)
+
+
 def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:
     stranger = "itk_" + "y" * 43
     assert httpx.get(server + "/api/v1/me", headers=bearer(tokens[Role.ADMIN])).status_code == 200

@@ -31,6 +31,7 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("GET", "/api/v1/intakes/{code}/changes"): (AUD, {}),
     ("GET", "/api/v1/intakes/{code}/signoffs"): (AUD, {}),
     ("POST", "/api/v1/intakes/{code}/signoffs"): (AUD, {"json": {"year": 2026}}),
+    ("POST", "/api/v1/signoffs"): (AUD, {"json": {"year": 1999}}),
     ("GET", "/api/v1/permits/{permit_no}/changes"): (AUD, {}),
     ("GET", "/api/v1/meters/{meter_id}/changes"): (AUD, {}),
     ("GET", "/api/v1/permits"): (AUD, {}),

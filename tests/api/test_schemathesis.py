@@ -45,6 +45,7 @@ CROSS_FIELD_RULES = {
     ("POST", "/api/v1/users"),
     ("POST", "/api/v1/intakes/{code}/signoffs"),
     ("POST", "/api/v1/submissions"),
+    ("POST", "/api/v1/signoffs"),
     ("POST", "/api/v1/registry/import"),
     ("GET", "/api/v1/meters/{meter_id}/readings"),
     ("GET", "/api/v1/meters/{meter_id}/daily-volumes"),

@@ -373,7 +373,7 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/intakes/{code}/changes  GET /api/v1/meters/{meter_id}/changes
         GET /api/v1/permits/{permit_no}/changes  POST /api/v1/verify
         GET /api/v1/verify/{digest}  GET /api/v1/intakes/{code}/signoffs
-        POST /api/v1/intakes/{code}/signoffs  POST /api/v1/submissions
+        POST /api/v1/intakes/{code}/signoffs  POST /api/v1/submissions  POST /api/v1/signoffs
         GET /api/v1/submissions/{submission_id}  GET /api/v1/submissions/{submission_id}/changes
         POST /api/v1/submissions/{submission_id}/accept  POST /api/v1/submissions/{submission_id}/return
     """.split()  # noqa: SIM905 - a table to read, not a list to write
@@ -424,3 +424,13 @@ def test_an_admin_imports_only_within_the_division(client: TestClient, world: Wo
         "/api/v1/registry/import", headers=upload, content=_keep(out, world, world.intakes("A"))
     )
     assert accepted.status_code == 200, accepted.text
+
+
+def test_a_county_signs_off_its_own_intakes_only(client: TestClient, world: World) -> None:
+    signed = client.post("/api/v1/signoffs", headers=world.headers("A", Role.AUDITOR), json={"year": YEAR})
+    assert signed.status_code == 201, signed.text
+    with psycopg.connect(world.url) as conn:
+        codes = {
+            c for (c,) in conn.execute("SELECT intake_code FROM volume_signoffs WHERE year = %s", (YEAR,))
+        }
+    assert codes == world.intakes("A") and signed.json()["intakes"] == len(codes)
