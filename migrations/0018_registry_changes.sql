@@ -49,4 +49,4 @@ CREATE TRIGGER meters_audit AFTER INSERT OR UPDATE OR DELETE ON meters
 CREATE TRIGGER permits_audit AFTER INSERT OR UPDATE OR DELETE ON permits
     FOR EACH ROW EXECUTE FUNCTION log_registry_change('permit', 'permit_no');
 
-GRANT SELECT ON registry_changes TO intake_api, intake_reader;
+GRANT SELECT ON registry_changes TO intake_collector, intake_monitor, intake_api, intake_reader;

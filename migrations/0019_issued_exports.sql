@@ -16,4 +16,4 @@ CREATE TABLE issued_exports (
 );
 COMMENT ON TABLE issued_exports IS 'every report file issued, by content hash, with its provenance';
 GRANT SELECT, INSERT ON issued_exports TO intake_api;
-GRANT SELECT ON issued_exports TO intake_reader;
+GRANT SELECT ON issued_exports TO intake_collector, intake_monitor, intake_reader;

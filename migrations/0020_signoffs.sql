@@ -28,7 +28,7 @@ CREATE TABLE volume_revisions (
 );
 COMMENT ON TABLE volume_revisions IS 'a signed annual volume the data no longer agrees with, until signed again';
 
-GRANT SELECT ON volume_signoffs, volume_revisions TO intake_monitor, intake_api, intake_reader;
+GRANT SELECT ON volume_signoffs, volume_revisions TO intake_collector, intake_monitor, intake_api, intake_reader;
 GRANT INSERT, UPDATE ON volume_signoffs, volume_revisions TO intake_api;
 GRANT INSERT ON volume_revisions TO intake_monitor;
 GRANT USAGE ON SEQUENCE volume_signoffs_id_seq, volume_revisions_id_seq TO intake_api;

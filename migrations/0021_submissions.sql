@@ -31,4 +31,4 @@ CREATE INDEX submission_events_submission ON submission_events (submission_id, a
 GRANT SELECT, INSERT ON submissions, submission_events TO intake_api;
 GRANT UPDATE (state) ON submissions TO intake_api;
 GRANT USAGE ON SEQUENCE submissions_id_seq, submission_events_id_seq TO intake_api;
-GRANT SELECT ON submissions, submission_events TO intake_reader;
+GRANT SELECT ON submissions, submission_events TO intake_collector, intake_monitor, intake_reader;
