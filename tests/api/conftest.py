@@ -5,6 +5,7 @@ one status and compliance sweep, and a user of each role."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,15 +66,29 @@ def load_county(url: str, folder: Path, intakes: int = 30, seed: int = 5) -> Non
     assert swept.returncode == 0, swept.stderr
 
 
-@pytest.fixture(scope="module")
-def county_url(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def loaded_county(postgres: PrivatePostgres, folder: Path, intakes: int = 30, seed: int = 5) -> Iterator[str]:
+    """A database of its own holding a sample county (:func:`load_county`), dropped afterwards."""
     name = fresh_database(postgres)
     url = postgres.url(name)
     try:
-        load_county(url, tmp_path_factory.mktemp("county"))
+        load_county(url, folder, intakes, seed)
         yield url
     finally:
         drop_database(postgres, name)
+
+
+@contextmanager
+def api_client(url: str) -> Iterator[TestClient]:
+    """The app in process on ``url``, logged in to the database as the API's role."""
+    with TestClient(create_app(api_settings(as_role(url, API)))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def county_url(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with loaded_county(postgres, tmp_path_factory.mktemp("county")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +99,7 @@ def tokens(county_url: str) -> dict[Role, str]:
 
 @pytest.fixture(scope="module")
 def client(county_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings(as_role(county_url, API)))) as test_client:
+    with api_client(county_url) as test_client:
         yield test_client
 
 

@@ -23,14 +23,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import accounts
-from api.app import create_app
 from api.auth import Role
 from infra.sandbox import PrivatePostgres
-from tests.api.conftest import api_settings, bearer, load_county
+from tests.api.conftest import api_client, bearer, loaded_county
 from tests.api.test_roles import ROUTES
-from tests.conftest import drop_database, fresh_database
 from tests.intake.test_cli import intake
-from tests.roles import API, as_role
 
 CITY = "211300"
 YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
@@ -101,10 +98,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    name = fresh_database(postgres)
-    url = postgres.url(name)
-    try:
-        load_county(url, tmp_path_factory.mktemp("scoped"), intakes=40, seed=7)
+    with loaded_county(postgres, tmp_path_factory.mktemp("scoped"), intakes=40, seed=7) as url:
         with psycopg.connect(url) as conn:
             codes = [c for (c,) in conn.execute("SELECT code FROM intakes ORDER BY code DESC LIMIT 2")]
             conn.execute(
@@ -129,13 +123,11 @@ def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -
                     (meter,),
                 )
         yield found
-    finally:
-        drop_database(postgres, name)
 
 
 @pytest.fixture(scope="module")
 def client(world: World) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings(as_role(world.url, API)))) as test_client:
+    with api_client(world.url) as test_client:
         for owner in ("A", "B"):  # each county submits its year's reports
             made = test_client.post(
                 "/api/v1/submissions", headers=world.headers(owner, Role.OPERATOR), json={"year": YEAR}

@@ -13,12 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api import accounts
-from api.app import create_app
 from api.auth import Role
 from infra.sandbox import PrivatePostgres
-from tests.api.conftest import api_settings, bearer, load_county
-from tests.conftest import drop_database, fresh_database
-from tests.roles import API, as_role
+from tests.api.conftest import api_client, bearer, loaded_county
 
 CITY, PROVINCE = "211300", "210000"
 YEAR = date.today().year
@@ -49,10 +46,7 @@ class Hierarchy:
 
 @pytest.fixture(scope="module")
 def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hierarchy]:
-    name = fresh_database(postgres)
-    url = postgres.url(name)
-    try:
-        load_county(url, tmp_path_factory.mktemp("review"), intakes=30, seed=11)
+    with loaded_county(postgres, tmp_path_factory.mktemp("review"), intakes=30, seed=11) as url:
         found = Hierarchy(url)
         users = {
             "county-op": (Role.OPERATOR, found.county),
@@ -66,13 +60,11 @@ def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -
             for name_, (role, division) in users.items():
                 found.tokens[name_] = accounts.add(conn, name_, role, "tests", division)
         yield found
-    finally:
-        drop_database(postgres, name)
 
 
 @pytest.fixture(scope="module")
 def client(world: Hierarchy) -> Iterator[TestClient]:
-    with TestClient(create_app(api_settings(as_role(world.url, API)))) as test_client:
+    with api_client(world.url) as test_client:
         yield test_client
 
 
