@@ -26,7 +26,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "0.0.0.0:6206), cut each stream into frames, store flow reports through the collector's pipeline "
         "and confirm each only after it is committed; answer link checks; an RTU is online while it is "
         "connected. Every frame that cannot be stored is kept with its reason (rejected_messages, source "
-        "szy206). Refuses to start on a schema other than the code's. Stops cleanly on SIGTERM or Ctrl-C: "
-        "takes nothing new, commits and confirms what it holds. See docs/SZY206.md.",
+        "szy206). SZY 206 has no uplink password: set INTAKE_GATEWAY_ALLOWED_NETWORKS to the networks RTUs "
+        "connect from (the carrier's APN, a VPN). Refuses to start on a schema other than the code's. Stops "
+        "cleanly on SIGTERM or Ctrl-C: takes nothing new, commits and confirms what it holds. See docs/SZY206.md.",
     )
     szy.set_defaults(handler=cmd_gateway_szy206)
