@@ -28,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "connected. Every frame that cannot be stored is kept with its reason (rejected_messages, source "
         "szy206). SZY 206 has no uplink password: set INTAKE_GATEWAY_ALLOWED_NETWORKS to the networks RTUs "
         "connect from (the carrier's APN, a VPN). Refuses to start on a schema other than the code's. Stops "
-        "cleanly on SIGTERM or Ctrl-C: takes nothing new, commits and confirms what it holds. See docs/SZY206.md.",
+        "cleanly on SIGTERM or Ctrl-C: takes nothing new, commits and confirms what it holds. "
+        "See docs/SZY206.md.",
     )
     szy.set_defaults(handler=cmd_gateway_szy206)
