@@ -1,11 +1,11 @@
--- Verifiable exports: every report file the service issues (XLSX, CSV) is recorded by its SHA-256 with
+-- Verifiable exports: every report file the service issues (XLSX, CSV, and the map as GeoJSON) is recorded by its SHA-256 with
 -- its provenance (which report, division and period, when, for whom, the data's cut-off), so a file
 -- handed on can be checked to be exactly what was issued (`intake verify FILE`,
 -- POST /api/v1/exports/verify). An edited file has another hash and is not found.
 CREATE TABLE issued_exports (
     sha256        text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     report        text NOT NULL,
-    format        text NOT NULL CHECK (format IN ('xlsx', 'csv')),
+    format        text NOT NULL CHECK (format IN ('xlsx', 'csv', 'geojson')),
     division_code text REFERENCES divisions,      -- NULL: all divisions
     year          integer NOT NULL,
     as_of         date NOT NULL,

@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, date, datetime
 from operator import itemgetter
 from typing import Annotated, Any
 
@@ -17,8 +17,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from anomaly import queries as aq
+from anomaly.provenance import Provenance
+from anomaly.queries import exports as eq
 from api import queries
-from api.deps import Auditor, Config, Db
+from api.deps import Auditor, Caller, Config, Db
 from api.errors import Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, slice_page
@@ -100,28 +102,68 @@ def annual_volumes(
         **responses(429),
     },
 )
-def map_geojson(caller: Auditor, request: Request, db: Db, config: Config, county: Filter = None) -> Response:
+def map_geojson(
+    caller: Auditor,
+    request: Request,
+    db: Db,
+    config: Config,
+    county: Filter = None,
+    download: Annotated[
+        bool, Query(description="a file to keep: with its provenance, recorded by SHA-256 (never reused)")
+    ] = False,
+) -> Response:
     """Every intake as a point (WGS 84) with its meter's status and the share of its permit used
     this year (the permit's, over all its intakes). Kept for INTAKE_API_MAP_CACHE_S seconds (the
     `Age` header says how old it is): status changes at most once a minute anyway."""
+    today = datetime.now(config.zone).date()
+    if download:
+        return _map_file(db, caller, today, county)
     cache: dict[tuple[str | None, str | None], tuple[float, bytes]] = request.app.state.map_cache
     key = (caller.division, county)
     now = time.monotonic()
     cached = cache.get(key)
     if cached is None or cached[0] <= now:
-        today = datetime.now(config.zone).date()
-        rows = sorted(queries.map_rows(db, today, county, caller.division), key=itemgetter(0))
-        drawn = permit_volumes(rows)
-        if caller.division is not None or county is not None:  # a permit's other intakes count too
-            drawn = queries.permits_ytd(db, today.year, sorted({row[6] for row in rows if row[6]}))
         with _gc_paused():
-            features = [_feature(row, drawn) for row in rows]
-            body = orjson.dumps({"type": "FeatureCollection", "features": features})
+            body = orjson.dumps(
+                {"type": "FeatureCollection", "features": _features(db, caller, today, county)}
+            )
         cached = (now + config.api_map_cache_s, body)
         if config.api_map_cache_s > 0:
             cache[key] = cached
     age = max(0, int(config.api_map_cache_s - (cached[0] - now)))
     return Response(cached[1], media_type="application/geo+json", headers={"Age": str(age)})
+
+
+def _features(db: Db, caller: Caller, today: date, county: str | None) -> list[dict[str, Any]]:
+    rows = sorted(queries.map_rows(db, today, county, caller.division), key=itemgetter(0))
+    drawn = permit_volumes(rows)
+    if caller.division is not None or county is not None:  # a permit's other intakes count too
+        drawn = queries.permits_ytd(db, today.year, sorted({row[6] for row in rows if row[6]}))
+    return [_feature(row, drawn) for row in rows]
+
+
+def _map_file(db: Db, caller: Caller, today: date, county: str | None) -> Response:
+    """The map as a file to keep: a FeatureCollection with a ``provenance`` member, recorded."""
+    provenance = Provenance(
+        "map",
+        today.year,
+        today,
+        caller.division,
+        eq.division_name(db, caller.division),
+        datetime.now(UTC),
+        caller.name,
+        eq.cutoff(db),
+    )
+    source = {english: value for _label, english, value in provenance.rows()}
+    with _gc_paused():
+        features = _features(db, caller, today, county)
+        body = orjson.dumps({"type": "FeatureCollection", "provenance": source, "features": features})
+    digest = eq.record(db, provenance, "geojson", body)
+    headers = {
+        "Content-Disposition": f'attachment; filename="map-{today.isoformat()}.geojson"',
+        "X-Content-SHA256": digest,
+    }
+    return Response(body, media_type="application/geo+json", headers=headers)
 
 
 def permit_volumes(rows: list[tuple[Any, ...]]) -> dict[str, float]:

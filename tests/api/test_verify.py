@@ -4,6 +4,7 @@ untouched file verifies (API and `intake verify`), a file with one cell changed 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import openpyxl
@@ -75,3 +76,20 @@ def test_a_report_written_by_the_command_verifies(county_url: str, tmp_path: Pat
     book.worksheets[0].cell(2, 5).value = 0
     book.save(out)
     assert intake("verify", str(out), INTAKE_DATABASE_URL=county_url).returncode == 1
+
+
+def test_the_map_as_a_file_carries_its_provenance_and_verifies(
+    client: TestClient, tokens: dict[Role, str]
+) -> None:
+    auditor = tokens[Role.AUDITOR]
+    got = client.get("/api/v1/map.geojson", headers=bearer(auditor), params={"download": "true"})
+    assert got.status_code == 200 and "attachment" in got.headers["content-disposition"]
+    body = json.loads(got.content)
+    assert body["provenance"]["report"] == "map" and body["provenance"]["issued by"] == "test-auditor"
+    assert body["features"]
+    verified = _verify(client, auditor, got.content)
+    assert verified["issued"] is True and verified["format"] == "geojson"
+    body["features"][0]["properties"]["ytd_m3"] = "0"
+    assert _verify(client, auditor, json.dumps(body).encode())["issued"] is False
+    plain = client.get("/api/v1/map.geojson", headers=bearer(auditor))
+    assert "provenance" not in json.loads(plain.content)  # the dashboard's map stays as it was
