@@ -11,6 +11,8 @@ from typing import Annotated
 from fastapi import Query
 from pydantic import BeforeValidator
 
+from api.errors import Unprocessable
+
 EARLIEST = date(2000, 1, 1)  # no day the service answers for is older; the reports look 4 years back
 LATEST = date(2100, 12, 31)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -31,6 +33,16 @@ def _iso_datetime(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+
+def year_begun(year: int, today: date) -> int:
+    """``year`` if it has begun by ``today``; else a 422 naming the field."""
+    if year > today.year:
+        raise Unprocessable(
+            f"year {year} has not begun", errors=[{"field": "year", "message": "in the future"}]
+        )
+    return year
+
 
 # A free-text filter: the schema says what the database can compare (no NUL, a sane length).
 Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00]*$")]

@@ -177,9 +177,6 @@ UPDATE api_users SET revoked_at = now()
 WHERE name = %s AND revoked_at IS NULL AND in_scope(division_code, %s) RETURNING name"""
 DIVISION_EXISTS = "SELECT 1 FROM divisions WHERE code = %s"
 IN_SCOPE = "SELECT in_scope(%s, %s)"
-DIVISION_NAME = """
-SELECT coalesce(c.name, '') || d.name AS name FROM divisions d
-LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county' WHERE d.code = %s"""
 
 # The registry's audit trail of one record (migration 0018), newest first.
 CHANGES = """

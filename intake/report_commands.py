@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from anomaly import tables
-from anomaly.provenance import Provenance, sha256
+from anomaly.provenance import sha256
 from anomaly.queries import exports as eq
 from devices.settings import RegistrySettings
 from infra.database import connect
@@ -25,7 +25,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     with connect(settings.database_url, "intake-report", autocommit=True) as conn:
         year = args.year or today.year
         table = tables.build(conn, args.kind, year, today, now, settings.timezone)
-        provenance = Provenance(args.kind, year, table.as_of, None, None, now, cli_actor(), eq.cutoff(conn))
+        provenance = eq.provenance(conn, args.kind, year, table.as_of, None, cli_actor(), now)
         body = tables.to_xlsx(table, provenance) if fmt == "xlsx" else tables.to_csv(table)
         digest = eq.record(conn, provenance, fmt, body)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,13 @@ CREATE TABLE divisions (
 );
 COMMENT ON TABLE divisions IS 'administrative divisions by GB/T 2260 code (development zones: our scheme, kind zone)';
 
+-- How a division is named to people: a county-level unit after its city (朝阳市北票市), else itself.
+CREATE FUNCTION division_label(division text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN d.level = 'county' THEN coalesce(c.name, '') ELSE '' END || d.name
+    FROM divisions d LEFT JOIN divisions c ON c.code = d.parent_code WHERE d.code = division
+$$;
+
 INSERT INTO divisions (code, name, short_name, level, parent_code, kind) VALUES
     ('210000', '辽宁省', NULL, 'province', NULL, 'gb2260'),
     ('210100', '沈阳市', NULL, 'city', '210000', 'gb2260'),

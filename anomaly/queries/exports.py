@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -11,9 +11,7 @@ from anomaly.provenance import Provenance, sha256
 from anomaly.queries.ledger import Conn
 
 CUTOFF = "SELECT max(last_received_at) FROM meter_state"
-DIVISION_NAME = """
-SELECT coalesce(c.name, '') || d.name FROM divisions d
-LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county' WHERE d.code = %s"""
+DIVISION_NAME = "SELECT division_label(%s)"
 RECORD = """
 INSERT INTO issued_exports (sha256, report, format, division_code, year, as_of, issued_at, issued_by, cutoff, bytes)
 VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (sha256) DO NOTHING"""
@@ -29,8 +27,16 @@ def cutoff(conn: Conn) -> datetime | None:
 
 
 def division_name(conn: Conn, code: str | None) -> str | None:
+    """朝阳市北票市 for 211381; None for all divisions (or an unknown code)."""
     row = conn.execute(DIVISION_NAME, (code,)).fetchone() if code else None
-    return str(row[0]) if row else None
+    return str(row[0]) if row and row[0] else None
+
+
+def provenance(
+    conn: Conn, report: str, year: int, as_of: date, division: str | None, by: str, at: datetime
+) -> Provenance:
+    """Where a file made now comes from: the division's name and the data's cut-off read here."""
+    return Provenance(report, year, as_of, division, division_name(conn, division), at, by, cutoff(conn))
 
 
 def record(conn: Conn, provenance: Provenance, fmt: str, body: bytes) -> str:

@@ -19,20 +19,18 @@ VALUES (%s, %s, %s, 'submitted', %s, %s, %s) RETURNING id"""
 EVENT = "INSERT INTO submission_events (submission_id, actor, action, note) VALUES (%s, %s, %s, %s)"
 SET_STATE = "UPDATE submissions SET state = %s WHERE id = %s AND state = 'submitted' RETURNING id"
 COLUMNS = """
-s.id, s.division_code, coalesce(c.name, '') || d.name AS division_name, s.year, s.version, s.state,
+s.id, s.division_code, division_label(s.division_code) AS division_name, s.year, s.version, s.state,
 s.sha256, s.submitted_by, s.submitted_at"""
 LIST = f"""
 SELECT {COLUMNS}, count(*) OVER () AS total
-FROM submissions s JOIN divisions d ON d.code = s.division_code
-LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county'
+FROM submissions s
 WHERE in_scope(s.division_code, %(scope)s)
   AND (%(year)s::integer IS NULL OR s.year = %(year)s)
   AND (%(state)s::text IS NULL OR s.state = %(state)s)
 ORDER BY s.submitted_at DESC, s.id DESC LIMIT %(limit)s OFFSET %(offset)s"""
 ONE = f"""
 SELECT {COLUMNS}, s.contents
-FROM submissions s JOIN divisions d ON d.code = s.division_code
-LEFT JOIN divisions c ON c.code = d.parent_code AND d.level = 'county'
+FROM submissions s
 WHERE s.id = %(id)s AND in_scope(s.division_code, %(scope)s)"""
 PREVIOUS = """
 SELECT contents FROM submissions WHERE division_code = %s AND year = %s AND version = %s - 1"""

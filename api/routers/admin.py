@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
+from anomaly.queries import exports as eq
 from api import accounts, queries
 from api.deps import Admin, Auditor, Db
 from api.paging import Page, Paging, page_of
@@ -21,8 +22,7 @@ router = APIRouter(
 @router.get("/me", response_model=Me)
 def me(caller: Auditor, db: Db) -> Me:
     """The caller's name, role and division (the dashboard shows what it may do and see)."""
-    found = queries.rows(db, queries.DIVISION_NAME, (caller.division,)) if caller.division else []
-    name = found[0]["name"] if found else None
+    name = eq.division_name(db, caller.division)
     return Me(name=caller.name, role=caller.role, division_code=caller.division, division_name=name)
 
 

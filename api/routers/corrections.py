@@ -6,9 +6,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from anomaly.queries import corrections as cq
-from api import queries
 from api.deps import Auditor, Db
 from api.errors import Conflict, NotFound
+from api.found import meter_or_404
 from api.problems import responses
 from api.schemas import (
     CorrectionOut,
@@ -29,8 +29,12 @@ router = APIRouter(
 def revoke_correction(caller: Auditor, db: Db, correction_id: int, body: RevokeIn) -> CorrectionOut:
     """Take a correction out of force: its day reports the register's volume again."""
     found = cq.one(db, correction_id)
-    if found is None or not queries.rows(db, queries.ONE_METER, caller.scoped(meter=found[0])):
-        raise NotFound(f"no correction {correction_id}")  # also one outside the caller's division
+    if found is None:
+        raise NotFound(f"no correction {correction_id}")
+    try:
+        meter_or_404(db, caller, found[0])
+    except NotFound:  # outside the caller's division: as if it did not exist
+        raise NotFound(f"no correction {correction_id}") from None
     if found[2]:
         raise Conflict(f"correction {correction_id} was already revoked")
     cq.revoke(db, correction_id, body.reason, caller.name)

@@ -17,14 +17,12 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from anomaly import queries as aq
-from anomaly.provenance import Provenance
 from anomaly.queries import exports as eq
 from api import queries
 from api.deps import Auditor, Caller, Config, Db
-from api.errors import Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, slice_page
-from api.params import Filter
+from api.params import Filter, year_begun
 from api.problems import responses
 from api.schemas import (
     AnnualVolumeOut,
@@ -65,10 +63,7 @@ def annual_volumes(
     """Each intake's metered annual volume and 数据获取方式, as the registration form asks."""
     today = datetime.now(config.zone).date()
     wanted = year or today.year
-    if wanted > today.year:
-        raise Unprocessable(
-            f"year {wanted} has not begun", errors=[{"field": "year", "message": "in the future"}]
-        )
+    year_begun(wanted, today)
     annual = aq.annual_by_intake(db, [wanted], today)
     inside = queries.intakes_in_scope(db, caller.division)
     items = [
@@ -144,16 +139,7 @@ def _features(db: Db, caller: Caller, today: date, county: str | None) -> list[d
 
 def _map_file(db: Db, caller: Caller, today: date, county: str | None) -> Response:
     """The map as a file to keep: a FeatureCollection with a ``provenance`` member, recorded."""
-    provenance = Provenance(
-        "map",
-        today.year,
-        today,
-        caller.division,
-        eq.division_name(db, caller.division),
-        datetime.now(UTC),
-        caller.name,
-        eq.cutoff(db),
-    )
+    provenance = eq.provenance(db, "map", today.year, today, caller.division, caller.name, datetime.now(UTC))
     source = {english: value for _label, english, value in provenance.rows()}
     with _gc_paused():
         features = _features(db, caller, today, county)

@@ -14,8 +14,9 @@ from fastapi import APIRouter, Depends, Query
 from anomaly import queries as aq
 from anomaly.queries import corrections as cq
 from api import queries
-from api.deps import Auditor, Caller, Config, Db, Operator
-from api.errors import BadRequest, Conflict, NotFound, Unprocessable
+from api.deps import Auditor, Config, Db, Operator
+from api.errors import BadRequest, Conflict, Unprocessable
+from api.found import intake_or_404, meter_or_404
 from api.limits import limited
 from api.paging import Page, Paging, page_of
 from api.params import EARLIEST, LATEST, Filter, IsoDate, IsoDateTime
@@ -98,7 +99,7 @@ def create_meter(caller: Operator, db: Db, body: MeterIn) -> MeterOut:
     meter = _checked(
         lambda: Meter(**fields, totalizer_capacity_m3=None if capacity is None else Decimal(capacity))
     )
-    _intake_or_404(db, caller, meter.intake_code)
+    intake_or_404(db, caller, meter.intake_code)
     try:
         with db.transaction():
             db.execute(dq.SET_ACTOR, (caller.name,))
@@ -325,19 +326,6 @@ def meter_changes(caller: Auditor, db: Db, page: Paging, meter_id: str) -> Page[
         db, queries.CHANGES, {"record": "meter", "key": meter_id, **page.model_dump()}
     )
     return page_of([RegistryChangeOut(**r) for r in found], total, page)
-
-
-def meter_or_404(db: Db, caller: Caller, meter_id: str) -> dict[str, Any]:
-    """The meter's row (with its county), or 404: also for a meter outside the caller's division."""
-    found = queries.rows(db, queries.ONE_METER, caller.scoped(meter=meter_id))
-    if not found:
-        raise NotFound(f"no meter {meter_id}")
-    return found[0]
-
-
-def _intake_or_404(db: Db, caller: Caller, code: str) -> None:
-    if not queries.rows(db, queries.ONE_INTAKE, caller.scoped(code=code)):
-        raise NotFound(f"no intake {code}; import it with the registry first")
 
 
 def _checked(make: Any) -> Meter:

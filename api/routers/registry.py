@@ -16,9 +16,10 @@ from anomaly.queries import signoffs as sq
 from api import queries
 from api.deps import Admin, Auditor, Caller, Config, Db
 from api.errors import BadRequest, NotFound, Unprocessable
+from api.found import intake_or_404
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
-from api.params import Filter
+from api.params import Filter, year_begun
 from api.problems import responses
 from api.schemas import (
     CalibrationDueOut,
@@ -77,7 +78,7 @@ def get_intake(caller: Auditor, db: Db, code: str) -> IntakeOut:
 @router.get("/intakes/{code}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))
 def intake_changes(caller: Auditor, db: Db, page: Paging, code: str) -> Page[RegistryChangeOut]:
     """Who changed which of the intake's fields, from what to what, newest first (the audit trail)."""
-    _intake_or_404(db, caller, code)
+    intake_or_404(db, caller, code)
     found, total = queries.paged(db, queries.CHANGES, {"record": "intake", "key": code, **page.model_dump()})
     return page_of([RegistryChangeOut(**r) for r in found], total, page)
 
@@ -86,7 +87,7 @@ def intake_changes(caller: Auditor, db: Db, page: Paging, code: str) -> Page[Reg
 def list_signoffs(caller: Auditor, db: Db, code: str) -> list[SignOffOut]:
     """The intake's signed-off annual volumes, newest first, each with its revisions (pending while
     ``accepted_by`` is null)."""
-    _intake_or_404(db, caller, code)
+    intake_or_404(db, caller, code)
     return [SignOffOut(**r) for r in sq.history(db, code)]
 
 
@@ -94,12 +95,9 @@ def list_signoffs(caller: Auditor, db: Db, code: str) -> list[SignOffOut]:
 def sign_off(caller: Auditor, db: Db, config: Config, code: str, body: SignOffIn) -> SignOffOut:
     """Sign off the intake's annual volume for ``year`` as the data says now: every later report of
     that year shows it. Signing again accepts the pending revision."""
-    _intake_or_404(db, caller, code)
+    intake_or_404(db, caller, code)
     today = datetime.now(config.zone).date()
-    if body.year > today.year:
-        raise Unprocessable(
-            f"year {body.year} has not begun", errors=[{"field": "year", "message": "in the future"}]
-        )
+    year_begun(body.year, today)
     volume = aq.annual_by_intake(db, [body.year], today, signed=False)[code][0]
     made = sq.sign(db, code, body.year, volume, caller.name, body.note)
     return next(SignOffOut(**r) for r in sq.history(db, code) if r["id"] == made)
@@ -116,21 +114,13 @@ def sign_off_division(caller: Auditor, db: Db, config: Config, body: SignOffIn) 
     """Sign off the year's annual volume of every intake in the caller's division (a county's, a
     city's) as the data says now, in one transaction's worth of sign-offs."""
     today = datetime.now(config.zone).date()
-    if body.year > today.year:
-        raise Unprocessable(
-            f"year {body.year} has not begun", errors=[{"field": "year", "message": "in the future"}]
-        )
+    year_begun(body.year, today)
     inside = queries.intakes_in_scope(db, caller.division)
     computed = aq.annual_by_intake(db, [body.year], today, signed=False)
     codes = sorted(c for c in computed if inside is None or c in inside)
     for code in codes:
         sq.sign(db, code, body.year, computed[code][0], caller.name, body.note)
     return SignedCount(year=body.year, intakes=len(codes))
-
-
-def _intake_or_404(db: Db, caller: Caller, code: str) -> None:
-    if not queries.rows(db, queries.ONE_INTAKE, caller.scoped(code=code)):
-        raise NotFound(f"no intake {code}")
 
 
 @router.get("/permits/{permit_no}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))

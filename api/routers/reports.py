@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from anomaly import tables
-from anomaly.provenance import Provenance, sha256
+from anomaly.provenance import sha256
 from anomaly.queries import exports as eq
 from anomaly.reports import COMPLIANCE_STATUS
 from api import queries
@@ -97,15 +97,9 @@ def export(
     """A form's report with its Chinese headers: registration (Annex 1 annual volumes), summary
     (Annex 2), ledger (Annex 3), compliance."""
     table = _table(db, caller, config, report, year, as_of)
-    provenance = Provenance(
-        report,
-        year or table.as_of.year,
-        table.as_of,
-        caller.division,
-        eq.division_name(db, caller.division),
-        datetime.now(UTC),
-        caller.name,
-        eq.cutoff(db),
+    at = datetime.now(UTC)
+    provenance = eq.provenance(
+        db, report, year or table.as_of.year, table.as_of, caller.division, caller.name, at
     )
     body = tables.to_xlsx(table, provenance) if fmt == "xlsx" else tables.to_csv(table)
     digest = eq.record(db, provenance, fmt, body)

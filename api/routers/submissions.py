@@ -15,9 +15,10 @@ from anomaly.queries import submissions as sq
 from anomaly.submissions import REPORTS, State, SubmissionError, differences, freeze, may_review, may_submit
 from api import queries
 from api.deps import Auditor, Caller, Config, Db, Operator
-from api.errors import Conflict, NotFound, Unprocessable
+from api.errors import Conflict, NotFound
 from api.limits import limited
 from api.paging import Page, Paging, page_of
+from api.params import year_begun
 from api.problems import responses
 from api.schemas import ReturnIn, ReviewIn, RowChangeOut, SubmissionDetail, SubmissionIn, SubmissionOut
 from api.strict import strict_request
@@ -55,10 +56,7 @@ def submit(caller: Operator, db: Db, config: Config, body: SubmissionIn) -> Subm
     Annex 2, Annex 3) to the division above, frozen as they are now."""
     now = datetime.now(UTC)
     today = now.astimezone(config.zone).date()
-    if body.year > today.year:
-        raise Unprocessable(
-            f"year {body.year} has not begun", errors=[{"field": "year", "message": "in the future"}]
-        )
+    year_begun(body.year, today)
     try:
         may_submit(
             caller.division, sq.live_state(db, caller.division, body.year) if caller.division else None
