@@ -293,7 +293,9 @@ def _common(mode: argparse.ArgumentParser) -> None:
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    simulate = commands.add_parser("simulate", help="virtual meter fleets from the registry (aiomqtt)")
+    simulate = commands.add_parser(
+        "simulate", help="virtual meter fleets from the registry: MQTT (aiomqtt), or RTUs over TCP (szy206)"
+    )
     modes = simulate.add_subparsers(dest="simulate_mode", metavar="MODE", required=True)
     fill = modes.add_parser(
         "backfill",
