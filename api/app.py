@@ -21,7 +21,18 @@ from api import problems
 from api.limits import BodyLimits, LimitedBodies, RouteClasses
 from api.metrics import ApiMetrics
 from api.middleware import Instrumented
-from api.routers import admin, corrections, findings, fleet, meters, ops, registry, reports, submissions
+from api.routers import (
+    admin,
+    corrections,
+    duplicates,
+    findings,
+    fleet,
+    meters,
+    ops,
+    registry,
+    reports,
+    submissions,
+)
 from api.settings import ApiSettings
 from infra.database import Watchdog
 from infra.settings import redact_url
@@ -75,7 +86,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(LimitedBodies, limits=limits)
     app.add_middleware(Instrumented, metrics=app.state.metrics)  # outermost: counts and heads 413s too
     problems.install(app)
-    for module in (meters, fleet, registry, corrections, findings, reports, submissions, admin):
+    for module in (meters, fleet, registry, corrections, findings, reports, submissions, duplicates, admin):
         app.include_router(module.router, prefix=f"/api/v{VERSION}")
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=DASHBOARD), name="dashboard")

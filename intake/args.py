@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from devices.divisions import check_division_code
+
 
 def day(text: str) -> date:
     """A YYYY-MM-DD argument, with the usual message when it is not one."""
@@ -12,3 +14,11 @@ def day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def division(text: str) -> str:
+    """A six-digit division code (行政区划代码) argument."""
+    try:
+        return check_division_code(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

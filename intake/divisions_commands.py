@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from devices import queries as dq
-from devices.divisions import check_division_code, read_csv
+from devices.divisions import read_csv
 from infra.database import connect
 from infra.settings import Settings
+from intake.args import division
 from intake.output import emit, say
 from intake.settings import load_settings
 
@@ -65,21 +66,13 @@ def cmd_unmapped(args: argparse.Namespace) -> int:
     return 0
 
 
-def _under(text: str) -> str:
-    try:
-        code = check_division_code(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return code
-
-
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     divisions = commands.add_parser(
         "divisions", help="administrative divisions (行政区划): list, import more, intakes not placed"
     )
     modes = divisions.add_subparsers(dest="divisions_command", metavar="COMMAND", required=True)
     listing = modes.add_parser("list", help="the known divisions (Liaoning ships with the schema)")
-    listing.add_argument("--under", type=_under, help="only this division and those inside it (a code)")
+    listing.add_argument("--under", type=division, help="only this division and those inside it (a code)")
     listing.add_argument("--format", choices=("text", "csv", "json"), default="text")
     listing.set_defaults(handler=cmd_list)
     load = modes.add_parser(

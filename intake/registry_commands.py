@@ -17,6 +17,7 @@ from devices.settings import RegistrySettings
 from devices.workbook import read_files, write_csv_folder, write_xlsx
 from infra.database import connect
 from infra.settings import redact_url
+from intake import duplicates_commands
 from intake.args import day
 from intake.settings import cli_actor, load_settings
 
@@ -205,6 +206,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "to both the broker and the collector); it is not written to issued-*.csv",
     )
     crd.set_defaults(handler=cmd_credentials)
+
+    duplicates_commands.add_actions(actions)
 
 
 __all__ = ["add_parser"]

@@ -89,6 +89,16 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("POST", "/api/v1/users/{name}/rotate"): (ADM, {}),
     ("DELETE", "/api/v1/users/{name}"): (ADM, {}),
     ("GET", "/metrics"): (AUD, {}),
+    ("GET", "/api/v1/duplicates"): (AUD, {}),
+    ("GET", "/api/v1/duplicates/reviews"): (AUD, {}),
+    ("POST", "/api/v1/duplicates/dismiss"): (
+        OPS,
+        {"json": {"intake_a": "no-such-intake", "intake_b": "no-such-other", "note": "x"}},
+    ),
+    ("POST", "/api/v1/duplicates/merge"): (
+        ADM,
+        {"json": {"survivor": "no-such-intake", "duplicate": "no-such-other", "note": "x"}},
+    ),
 }
 # Path parameters that name nothing: an admitted role gets 404 or 409, never a change.
 PATH_VALUES = {

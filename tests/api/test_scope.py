@@ -33,6 +33,12 @@ CITY = "211300"
 YEAR = datetime.now(ZoneInfo("Asia/Shanghai")).year
 OTHER_CITY_DISTRICT = "210102"  # 沈阳市和平区
 SCOPES = ("A", "B", "city", "all")
+DUPLICATE = """
+INSERT INTO intakes (code, name, owner, credit_code, county, township, longitude, latitude, engineering_type,
+                     status, source_type, water_use, division_code)
+SELECT %(new)s, name, owner, credit_code, county, township, longitude, latitude, engineering_type, status,
+       source_type, water_use, division_code
+FROM intakes WHERE code = %(code)s"""
 
 
 class World:
@@ -63,6 +69,7 @@ class World:
         self.codes = {"A": self.a, "B": self.b, "city": CITY, "all": None}
         self.tokens: dict[tuple[str, Role], str] = {}
         self.submissions: dict[str, int] = {}
+        self.duplicates: dict[str, tuple[str, str]] = {}
 
     def sees(self, scope: str, intake: str | None) -> bool:
         """Independent of the service: what a user of ``scope`` should see of an intake."""
@@ -109,6 +116,12 @@ def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -
                 "UPDATE intakes SET county = '某县', division_code = NULL WHERE code = %s", (codes[1],)
             )
         found = World(url)
+        with psycopg.connect(url) as conn:  # one duplicate registration (重报) in each of A and B
+            for scope in ("A", "B"):
+                original = min(c for c, d in found.division.items() if d == found.codes[scope])
+                conn.execute(DUPLICATE, {"code": original, "new": f"{original}-DUP"})
+                found.duplicates[scope] = (original, f"{original}-DUP")
+                found.division[f"{original}-DUP"] = found.codes[scope]
         with psycopg.connect(url, autocommit=True) as conn:
             for scope in SCOPES:
                 for role in (Role.AUDITOR, Role.OPERATOR, Role.ADMIN):
@@ -156,6 +169,8 @@ LISTS: dict[str, Any] = {
     "/api/v1/permits": lambda item, w: set(item["intakes"] or []),
     "/api/v1/compliance": lambda item, w: set(item["intakes"]),
     "/api/v1/rejected": lambda item, w: {w.meter_intake.get(item["meter_id"])},
+    "/api/v1/duplicates": lambda item, w: {item["intake_a"]["code"], item["intake_b"]["code"]},
+    "/api/v1/duplicates/reviews": lambda item, w: {item["intake_a"], item["intake_b"]},
 }
 
 
@@ -175,6 +190,13 @@ def test_a_list_holds_exactly_the_division(client: TestClient, world: World, sco
     if path == "/api/v1/rejected":  # a message naming no meter is for all divisions only
         assert (None in seen) == (scope == "all")
         assert len(items) == {"A": 1, "B": 1, "city": 2, "all": 3}[scope]
+    if path == "/api/v1/duplicates":
+        expected = {
+            tuple(sorted(world.duplicates[s]))
+            for s in ("A", "B")
+            if world.sees(scope, world.duplicates[s][0])
+        }
+        assert {(i["intake_a"]["code"], i["intake_b"]["code"]) for i in items} == expected
 
 
 @pytest.mark.parametrize("scope", SCOPES)
@@ -270,6 +292,8 @@ def _state(world: World) -> tuple[Any, ...]:
             conn.execute("SELECT id, revoked_at FROM volume_corrections ORDER BY id").fetchall(),
             conn.execute("SELECT * FROM volume_signoffs ORDER BY id").fetchall(),
             conn.execute("SELECT id, state FROM submissions ORDER BY id").fetchall(),
+            conn.execute("SELECT code FROM intakes ORDER BY code").fetchall(),
+            conn.execute("SELECT id FROM duplicate_reviews ORDER BY id").fetchall(),
         )
 
 
@@ -307,6 +331,16 @@ def test_a_county_operator_changes_nothing_in_another_county(client: TestClient,
         ("POST", f"/api/v1/intakes/{b_intake}/signoffs", {"year": 2026}),
         ("POST", f"/api/v1/submissions/{world.submissions['B']}/accept", {}),
         ("POST", f"/api/v1/submissions/{world.submissions['B']}/return", {"reason": "x"}),
+        (
+            "POST",
+            "/api/v1/duplicates/merge",
+            dict(zip(("survivor", "duplicate"), world.duplicates["B"], strict=True), note="x"),
+        ),
+        (
+            "POST",
+            "/api/v1/duplicates/dismiss",
+            dict(zip(("intake_a", "intake_b"), world.duplicates["B"], strict=True), note="x"),
+        ),
     ]
     for method, path, body in attempts:
         got = client.request(method, path, headers=a, json=body)
@@ -368,6 +402,7 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/intakes/{code}/signoffs  POST /api/v1/submissions  POST /api/v1/signoffs
         GET /api/v1/submissions/{submission_id}  GET /api/v1/submissions/{submission_id}/changes
         POST /api/v1/submissions/{submission_id}/accept  POST /api/v1/submissions/{submission_id}/return
+        POST /api/v1/duplicates/merge  POST /api/v1/duplicates/dismiss
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
