@@ -16,6 +16,9 @@ class ProblemType(StrEnum):
     METERING = "metering"  # 计量设施安装及运维不规范
     OVER_PERMIT = "over_permit"  # 未按规定取水
     FEE_UNPAID = "fee_unpaid"  # 未按规定缴纳水资源费 (recorded by people; no rule detects it)
+    # The campaign's registration checks (核查登记: 不重不漏、信息准确可靠), beside Annex 3's types:
+    UNREGISTERED = "unregistered"  # 应登未登: a reference list's entry or permit with no intake
+    REGISTRATION = "registration"  # 登记信息不实: the registry disagrees with a list or an inspection
 
 
 PROBLEM_LABELS: dict[ProblemType, str] = {
@@ -24,6 +27,8 @@ PROBLEM_LABELS: dict[ProblemType, str] = {
     ProblemType.METERING: "计量设施安装及运维不规范",
     ProblemType.OVER_PERMIT: "未按规定取水",
     ProblemType.FEE_UNPAID: "未按规定缴纳水资源费",
+    ProblemType.UNREGISTERED: "应登未登",
+    ProblemType.REGISTRATION: "登记信息不实",
 }
 
 

@@ -172,8 +172,10 @@ def ledger_rows(findings: Sequence[Mapping[str, Any]], intakes: Mapping[str, Int
         rows.append(
             [
                 n,
-                intake.name if intake else f["intake_code"],
-                intake.owner if intake else "",
+                intake.name
+                if intake
+                else (f["evidence"] or {}).get("name") or f["intake_code"] or f["subject"],
+                intake.owner if intake else (f["evidence"] or {}).get("owner", ""),
                 PROBLEM_LABELS[ProblemType(f["problem"])],
                 f["description"],
                 f["measure"] or "",

@@ -52,10 +52,11 @@ def build(
     now: datetime,
     zone: str,
     inside: frozenset[str] | None = None,
+    scope: str | None = None,
 ) -> Table:
     """The report ``kind`` (a key of SHEETS) for ``year``, as of ``today`` or the year's end.
-    ``inside``: only these intakes (a division's; None: all). A permit's figures stay the whole
-    permit's; its row lists only the intakes inside."""
+    ``inside``: only these intakes (a division's; None: all), ``scope`` that division (for findings
+    about no intake). A permit's figures stay the whole permit's; its row lists only the intakes inside."""
 
     def kept(code: str) -> bool:
         return inside is None or code in inside
@@ -65,7 +66,11 @@ def build(
         intakes = {
             i.code: i for i in (dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake)))
         }
-        findings = [f for f in queries.list_findings(conn) if kept(f["intake_code"])]
+        findings = [
+            f
+            for f in queries.list_findings(conn, scope=scope)
+            if f["intake_code"] is None or kept(f["intake_code"])
+        ]
         return Table(kind, as_of, reports.LEDGER_HEADERS, reports.ledger_rows(findings, intakes))
     whole = queries.load_snapshot(conn, as_of, now, zone)
     snapshot = replace(whole, intakes=[i for i in whole.intakes if kept(i.code)])

@@ -29,6 +29,7 @@ from api.routers import (
     fleet,
     meters,
     ops,
+    references,
     registry,
     reports,
     submissions,
@@ -86,7 +87,18 @@ def create_app(settings: ApiSettings) -> FastAPI:
     app.add_middleware(LimitedBodies, limits=limits)
     app.add_middleware(Instrumented, metrics=app.state.metrics)  # outermost: counts and heads 413s too
     problems.install(app)
-    for module in (meters, fleet, registry, corrections, findings, reports, submissions, duplicates, admin):
+    for module in (
+        meters,
+        fleet,
+        registry,
+        corrections,
+        findings,
+        reports,
+        submissions,
+        duplicates,
+        references,
+        admin,
+    ):
         app.include_router(module.router, prefix=f"/api/v{VERSION}")
     app.include_router(ops.router)
     app.mount("/static", StaticFiles(directory=DASHBOARD), name="dashboard")

@@ -14,8 +14,8 @@ from anomaly.status import MeterStatus
 
 API_PREFIX = "/api/v1"
 OPEN_FINDINGS = """
-SELECT f.problem, count(*) FROM findings f JOIN intakes i ON i.code = f.intake_code
-WHERE f.state <> 'closed' AND in_scope(i.division_code, %(scope)s) GROUP BY 1"""
+SELECT f.problem, count(*) FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
+WHERE f.state <> 'closed' AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s) GROUP BY 1"""
 
 
 class ApiMetrics:

@@ -115,10 +115,12 @@ WHERE (%(scope)s::text IS NULL OR EXISTS (  -- what names no meter of the caller
 ORDER BY received_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
 
 FINDINGS = """
-SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS intake_name, i.county,
+SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code,
+       coalesce(i.name, f.evidence ->> 'name', f.subject) AS intake_name,
+       coalesce(i.county, division_label(f.division_code)) AS county, f.subject,
        f.permit_no, f.meter_id, f.description, f.evidence, f.first_detected, f.last_confirmed, f.measure,
        f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note, count(*) OVER () AS total
-FROM findings f JOIN intakes i ON i.code = f.intake_code
+FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
 WHERE (%(state)s::text IS NULL OR f.state = %(state)s)
   AND (%(open)s::boolean IS NULL OR (f.state <> 'closed') = %(open)s)
   AND (%(problem)s::text IS NULL OR f.problem = %(problem)s)
@@ -126,15 +128,17 @@ WHERE (%(state)s::text IS NULL OR f.state = %(state)s)
   AND (%(rule)s::text IS NULL OR f.rule = %(rule)s)
   AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s)
   AND (%(county)s::text IS NULL OR i.county = %(county)s)
-  AND in_scope(i.division_code, %(scope)s)
+  AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s)
 ORDER BY f.first_detected, f.id LIMIT %(limit)s OFFSET %(offset)s"""
 
 ONE_FINDING = """
-SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, i.name AS intake_name, i.county,
+SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code,
+       coalesce(i.name, f.evidence ->> 'name', f.subject) AS intake_name,
+       coalesce(i.county, division_label(f.division_code)) AS county, f.subject,
        f.permit_no, f.meter_id, f.description, f.evidence, f.first_detected, f.last_confirmed, f.measure,
        f.responsible, f.deadline, f.closed_on, f.closed_by, f.close_note
-FROM findings f JOIN intakes i ON i.code = f.intake_code
-WHERE f.id = %(id)s AND in_scope(i.division_code, %(scope)s)"""
+FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
+WHERE f.id = %(id)s AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s)"""
 
 # This year's volume from the yearly rollup per intake, exact (text) and as a float with the permit's
 # volume, from which the caller adds up each permit's share over all its intakes (cheaper there than

@@ -281,9 +281,10 @@ class FindingOut(BaseModel):
     problem: str
     severity: str
     rule: str
-    intake_code: str
-    intake_name: str
+    intake_code: str | None = Field(description="null for a finding about no registered intake (应登未登)")
+    intake_name: str = Field(description="the intake's name, or the name of what the finding is about")
     county: str
+    subject: str | None = Field(None, description="what an intake-less finding is about, e.g. permit:<no>")
     permit_no: str | None
     meter_id: str | None
     description: str

@@ -68,3 +68,41 @@ class DuplicateReviewOut(BaseModel):
     note: str
     actor: str
     at: datetime
+
+
+class ReferenceListOut(BaseModel):
+    id: int
+    kind: Literal["permit_ledger", "census", "rural_water", "projects", "enterprises"]
+    division_code: str | None
+    division_name: str | None
+    source: str = Field(description="the file's name as uploaded")
+    sha256: str
+    entries: int
+    imported_by: str
+    imported_at: datetime
+
+
+class ReferenceGap(BaseModel):
+    gap: Literal["unregistered", "permit_unreferenced", "mismatch"]
+    row: int = Field(description="the entry's row in the list")
+    name: str | None
+    owner: str | None
+    credit_code: str | None
+    permit_no: str | None
+    intake_code: str | None = Field(
+        description="mismatch: the intake; permit_unreferenced: its holder's intakes"
+    )
+    field: str | None = Field(
+        description="mismatch: owner, credit_code, annual_volume, valid_from or valid_to"
+    )
+    ours: str | None = Field(description="the registry's value")
+    theirs: str | None = Field(description="the list's value")
+
+
+class ReferenceReportOut(BaseModel):
+    reference_list: ReferenceListOut
+    summary: str
+    matched: int
+    gaps: list[ReferenceGap]
+    findings_created: int | None = Field(None, description="on import: new findings in the ledger")
+    findings_updated: int | None = None

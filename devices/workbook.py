@@ -40,24 +40,35 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _collect(rows: Iterable[Sequence[object]], table: Table, source: str, progress: Progress) -> RawTable:
+Numbered = list[tuple[int, Sequence[object]]]
+
+
+def _numbered(
+    rows: Iterable[Sequence[object]], source: str, progress: Progress
+) -> tuple[list[str], Numbered]:
+    """The first non-blank row as headers, and the non-blank rows under it with their numbers."""
     iterator: Iterator[Sequence[object]] = ([unguard(v) for v in values] for values in rows)
     number = 0
     headers: list[str] = []
-    for values in iterator:  # the first non-blank row holds the headers
+    for values in iterator:
         number += 1
         if not all(_blank(v) for v in values):
             headers = ["" if v is None else str(v).strip() for v in values]
             break
-    raw = RawTable(table, source, headers)
+    found: Numbered = []
     for values in iterator:
         number += 1
         if all(_blank(v) for v in values):
             continue
-        raw.rows.append((number, values))
-        if len(raw.rows) % 5000 == 0:
-            progress(source, len(raw.rows))
-    return raw
+        found.append((number, values))
+        if len(found) % 5000 == 0:
+            progress(source, len(found))
+    return headers, found
+
+
+def _collect(rows: Iterable[Sequence[object]], table: Table, source: str, progress: Progress) -> RawTable:
+    headers, found = _numbered(rows, source, progress)
+    return RawTable(table, source, headers, found)
 
 
 # A registry sheet is read only within these bounds (devices/xlsx_guard.py says why): rows, and columns
@@ -154,6 +165,29 @@ def read_files(paths: Sequence[Path], progress: Progress) -> tuple[list[RawTable
             raise UnreadableFile(f"{raw.source} and {seen[raw.table]} both hold table {raw.table.value}")
         seen[raw.table] = raw.source
     return tables, warnings
+
+
+REFERENCE_COLUMNS = 60  # a reference list's sheet is read this wide at most
+
+
+def read_list(path: Path) -> tuple[list[str], Numbered]:
+    """A list that is not a registry table (a reference list): the first sheet of an .xlsx, or a CSV
+    (UTF-8 or GB18030), as headers and numbered non-blank rows."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        rows: Iterable[Sequence[object]] = csv.reader(_decode(path).splitlines())
+    elif suffix == ".xlsx":
+        try:
+            check_workbook(path, lambda _name: (MAX_ROWS, REFERENCE_COLUMNS))
+            book = CalamineWorkbook.from_path(str(path))
+            rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
+        except WorkbookTooLarge as exc:
+            raise UnreadableFile(str(exc)) from None
+        except Exception as exc:  # calamine raises its own errors for a damaged or foreign file
+            raise UnreadableFile(f"{path.name}: not a readable .xlsx workbook ({exc})") from None
+    else:
+        raise UnreadableFile(f"{path.name}: a list is read from an .xlsx workbook or a .csv file")
+    return _numbered(rows, path.name, lambda _source, _rows: None)
 
 
 def headers_for(table: Table) -> list[str]:

@@ -30,6 +30,7 @@ from intake import (
     findings_commands,
     gateway_commands,
     monitor_commands,
+    reference_commands,
     registry_commands,
     rejected_commands,
     report_commands,
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry_commands.add_parser(commands)
     divisions_commands.add_parser(commands)
+    reference_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
     gateway_commands.add_parser(commands)
     volumes_commands.add_parser(commands)

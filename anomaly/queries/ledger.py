@@ -32,9 +32,10 @@ RETURNING id, intake_code, rule"""
 INSERT_EVENTS = """
 INSERT INTO finding_events (finding_id, at, actor, action, details)
 SELECT id, %s, %s, %s, details FROM unnest(%b::bigint[], %b::jsonb[]) AS u(id, details)"""
+# The sweeps' rules are per intake: findings about no intake (应登未登) are not theirs.
 OPEN_FINDINGS = """
 SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed
-FROM findings WHERE state <> 'closed'"""
+FROM findings WHERE state <> 'closed' AND intake_code IS NOT NULL"""
 UPDATE_FINDING = """
 UPDATE findings SET severity = %s, description = %s, evidence = %s, last_confirmed = %s,
                     permit_no = %s, meter_id = %s
@@ -51,13 +52,16 @@ RECTIFY = (
     "UPDATE findings SET state = 'rectifying', measure = %s, responsible = %s, deadline = %s WHERE id = %s"
 )
 CLOSE = "UPDATE findings SET state = 'closed', closed_on = %s, closed_by = %s, close_note = %s WHERE id = %s"
+# A finding belongs to its intake's division, or (about no intake: 应登未登) to its own.
 LIST = """
-SELECT id, state, problem, severity, rule, intake_code, permit_no, meter_id, description, first_detected,
-       last_confirmed, measure, responsible, deadline, closed_on, closed_by, close_note
-FROM findings
-WHERE (%(state)s::text IS NULL OR state = %(state)s) AND (%(problem)s::text IS NULL OR problem = %(problem)s)
-  AND (%(intake)s::text IS NULL OR intake_code = %(intake)s)
-ORDER BY first_detected, id"""
+SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, f.permit_no, f.meter_id, f.description,
+       f.first_detected, f.last_confirmed, f.measure, f.responsible, f.deadline, f.closed_on, f.closed_by,
+       f.close_note, coalesce(i.division_code, f.division_code), f.subject, f.evidence
+FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
+WHERE (%(state)s::text IS NULL OR f.state = %(state)s) AND (%(problem)s::text IS NULL OR f.problem = %(problem)s)
+  AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s)
+  AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s)
+ORDER BY f.first_detected, f.id"""
 LIST_COLUMNS = [
     "id",
     "state",
@@ -76,6 +80,9 @@ LIST_COLUMNS = [
     "closed_on",
     "closed_by",
     "close_note",
+    "division_code",
+    "subject",
+    "evidence",
 ]
 HISTORY = "SELECT at, actor, action, details FROM finding_events WHERE finding_id = %s ORDER BY at, id"
 
@@ -188,9 +195,14 @@ def close_finding(conn: Conn, finding_id: int, note: str, actor: str, now: datet
 
 
 def list_findings(
-    conn: Conn, state: str | None = None, problem: str | None = None, intake: str | None = None
+    conn: Conn,
+    state: str | None = None,
+    problem: str | None = None,
+    intake: str | None = None,
+    scope: str | None = None,
 ) -> list[dict[str, Any]]:
-    rows = conn.execute(LIST, {"state": state, "problem": problem, "intake": intake}).fetchall()
+    params = {"state": state, "problem": problem, "intake": intake, "scope": scope}
+    rows = conn.execute(LIST, params).fetchall()
     return [dict(zip(LIST_COLUMNS, row, strict=True)) for row in rows]
 
 

@@ -176,4 +176,4 @@ def _table(
             f"year {wanted} is after {today}", errors=[{"field": "year", "message": "in the future"}]
         )
     inside = queries.intakes_in_scope(db, caller.division)
-    return tables.build(db, kind, wanted, today, now, config.timezone, inside)
+    return tables.build(db, kind, wanted, today, now, config.timezone, inside, caller.division)

@@ -65,7 +65,10 @@ def submit(caller: Operator, db: Db, config: Config, body: SubmissionIn) -> Subm
         raise Conflict(str(exc)) from None
     assert caller.division is not None
     inside = queries.intakes_in_scope(db, caller.division)
-    made = [tables.build(db, kind, body.year, today, now, config.timezone, inside) for kind in REPORTS]
+    made = [
+        tables.build(db, kind, body.year, today, now, config.timezone, inside, caller.division)
+        for kind in REPORTS
+    ]
     contents, digest = freeze(made)
     try:
         submission = sq.submit(db, caller.division, body.year, contents, digest, caller.name, body.note)

@@ -90,6 +90,16 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("DELETE", "/api/v1/users/{name}"): (ADM, {}),
     ("GET", "/metrics"): (AUD, {}),
     ("GET", "/api/v1/duplicates"): (AUD, {}),
+    ("GET", "/api/v1/reference-lists"): (AUD, {}),
+    ("GET", "/api/v1/reference-lists/{list_id}"): (AUD, {}),
+    ("POST", "/api/v1/reference-lists"): (
+        OPS,
+        {
+            "params": {"kind": "enterprises"},
+            "content": "企业名称\n某公司\n".encode(),
+            "headers": {"Content-Type": "text/csv"},
+        },
+    ),
     ("GET", "/api/v1/duplicates/reviews"): (AUD, {}),
     ("POST", "/api/v1/duplicates/dismiss"): (
         OPS,
@@ -111,6 +121,7 @@ PATH_VALUES = {
     "permit_no": "no-such-permit",
     "digest": "0" * 64,
     "submission_id": "999999",
+    "list_id": "999999",
 }
 
 

@@ -47,6 +47,7 @@ CROSS_FIELD_RULES = {
     ("POST", "/api/v1/submissions"),
     ("POST", "/api/v1/signoffs"),
     ("POST", "/api/v1/registry/import"),
+    ("POST", "/api/v1/reference-lists"),  # the body must be a list of its kind, with its columns
     ("GET", "/api/v1/meters/{meter_id}/readings"),
     ("GET", "/api/v1/meters/{meter_id}/daily-volumes"),
     ("GET", "/api/v1/annual-volumes"),
