@@ -57,3 +57,19 @@ class Finding:
     @property
     def key(self) -> tuple[str, str]:
         return (self.intake_code, self.rule)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignFinding:
+    """A finding of a campaign check: about an intake, or (intake_code None) about a subject — a list
+    entry with no intake, a permit of the ledger — in a division."""
+
+    rule: str
+    problem: ProblemType
+    severity: Severity
+    division_code: str
+    subject: str
+    description: str
+    evidence: Mapping[str, str | int | float]
+    intake_code: str | None = None
+    permit_no: str | None = None

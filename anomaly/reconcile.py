@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from anomaly.findings import ProblemType, Severity
+from anomaly.findings import CampaignFinding, ProblemType, Severity
 from devices.duplicates import distance_m, normal_name
 from devices.references import KIND_LABELS, ListKind, ReferenceEntry
 
@@ -172,22 +172,6 @@ def reconcile(
         for intake in found:
             result.mismatches.extend(_intake_fields(entry, intake))
     return result
-
-
-@dataclass(frozen=True, slots=True)
-class CampaignFinding:
-    """A finding of a campaign check: about an intake, or (intake_code None) about a subject — a list
-    entry with no intake, a permit of the ledger — in a division."""
-
-    rule: str
-    problem: ProblemType
-    severity: Severity
-    division_code: str
-    subject: str
-    description: str
-    evidence: Mapping[str, str | int | float]
-    intake_code: str | None = None
-    permit_no: str | None = None
 
 
 def entry_subject(kind: ListKind, entry: ReferenceEntry) -> str:

@@ -32,6 +32,7 @@ from api.routers import (
     references,
     registry,
     reports,
+    spotchecks,
     submissions,
 )
 from api.settings import ApiSettings
@@ -97,6 +98,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         submissions,
         duplicates,
         references,
+        spotchecks,
         admin,
     ):
         app.include_router(module.router, prefix=f"/api/v{VERSION}")

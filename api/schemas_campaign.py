@@ -1,11 +1,12 @@
-"""Request and response bodies of the campaign's own checks: duplicates (重报)."""
+"""Request and response bodies of the campaign's own checks: duplicates (重报), reference lists (漏报),
+spot checks (监督检查)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from api.schemas import Strict
 
@@ -106,3 +107,92 @@ class ReferenceReportOut(BaseModel):
     gaps: list[ReferenceGap]
     findings_created: int | None = Field(None, description="on import: new findings in the ledger")
     findings_updated: int | None = None
+
+
+class SpotCheckIn(Strict):
+    title: str = Field(min_length=1, max_length=200, description="e.g. 2026年第四季度监督检查")
+    division_code: str | None = Field(
+        None,
+        pattern=r"^\d{6}$",
+        description="the division checked, inside the caller's (default: the caller's)",
+    )
+    share: float | None = Field(None, gt=0, le=1, description="the share of its intakes to draw; or count")
+    count: int | None = Field(None, ge=1, le=100_000, description="how many intakes to draw; or share")
+    seed: int | None = Field(
+        None, ge=0, le=2**62, description="the same seed draws the same sample (default: random)"
+    )
+
+
+class SpotCheckOut(BaseModel):
+    id: int
+    owner_division: str | None = Field(
+        description="the division that drew it: only it and those above see it"
+    )
+    division_code: str | None
+    division_name: str | None
+    title: str
+    seed: int
+    share: float | None
+    sample_size: int | None
+    population: int = Field(description="intakes it was drawn from")
+    drawn_by: str
+    drawn_at: datetime
+
+
+class SpotCheckItem(BaseModel):
+    intake_code: str
+    division_code: str
+    division_name: str | None
+    risk: Literal["over_permit", "no_meter", "closed_recently", "none"]
+    registered: dict[str, Any] = Field(description="what the registry said when the sample was drawn")
+    inspector: str | None
+    inspected_on: date | None
+    inspected_by: str | None
+    found: bool | None = Field(description="the intake exists (null: not inspected yet)")
+    meter_serial: str | None
+    meter_as_registered: bool | None
+    rectification_real: bool | None
+    photos: list[str] | None
+    notes: str | None
+    findings: list[int] | None = Field(description="what the inspection raised in the ledger")
+
+
+class SpotCheckDetail(SpotCheckOut):
+    summary: dict[str, int]
+    items: list[SpotCheckItem]
+
+
+class AssignIn(Strict):
+    inspectors: list[str] = Field(
+        min_length=1, max_length=100, description="handed out in turn, county by county"
+    )
+    intakes: list[str] | None = Field(None, max_length=100_000, description="default: those not yet assigned")
+
+
+class InspectionIn(Strict):
+    intake_code: str = Field(min_length=1, max_length=64)
+    inspected_on: date
+    inspected_by: str = Field(min_length=1, max_length=200)
+    found: bool = Field(description="the intake exists where registered")
+    meter_serial: str | None = Field(
+        None, max_length=100, description="the serial on the meter found; null: none"
+    )
+    rectification_real: bool | None = Field(
+        None, description="for a finding closed recently: was it rectified?"
+    )
+    photos: list[str] = Field(
+        default_factory=list, max_length=50, description="references: file names or URLs"
+    )
+    notes: str = Field("", max_length=4000)
+
+    @model_validator(mode="after")
+    def _nothing_of_what_is_not_there(self) -> InspectionIn:
+        if not self.found and (self.meter_serial is not None or self.rectification_real is not None):
+            raise ValueError("an intake that does not exist has no meter and no rectification to judge")
+        return self
+
+
+class InspectionOut(BaseModel):
+    intake_code: str
+    meter_as_registered: bool | None
+    findings: list[int]

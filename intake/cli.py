@@ -35,6 +35,7 @@ from intake import (
     rejected_commands,
     report_commands,
     simulate_commands,
+    spotcheck_commands,
     volumes_commands,
 )
 from intake.settings import load_settings
@@ -168,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry_commands.add_parser(commands)
     divisions_commands.add_parser(commands)
     reference_commands.add_parser(commands)
+    spotcheck_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
     gateway_commands.add_parser(commands)
     volumes_commands.add_parser(commands)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from anomaly.findings import Finding
+from anomaly.findings import CampaignFinding, Finding
 from anomaly.ledger import (
     LedgerError,
     OpenFinding,
@@ -84,6 +86,26 @@ LIST_COLUMNS = [
     "subject",
     "evidence",
 ]
+# A campaign check's finding (reference lists, inspections): one open per intake and rule, or per
+# division, rule and subject for one about no intake; found again, it is updated only if it changed.
+UPSERT_INTAKE_FINDING = """
+INSERT INTO findings AS f (rule, problem, severity, intake_code, division_code, subject, permit_no, description,
+                           evidence, first_detected, last_confirmed)
+VALUES (%(rule)s, %(problem)s, %(severity)s, %(intake_code)s, %(division_code)s, %(subject)s, %(permit_no)s,
+        %(description)s, %(evidence)s, %(day)s, %(day)s)
+ON CONFLICT (intake_code, rule) WHERE state <> 'closed' DO UPDATE
+    SET description = excluded.description, evidence = excluded.evidence, last_confirmed = excluded.last_confirmed
+    WHERE (f.description, f.evidence) IS DISTINCT FROM (excluded.description, excluded.evidence)
+RETURNING id, (xmax = 0) AS created"""
+UPSERT_SUBJECT_FINDING = """
+INSERT INTO findings AS f (rule, problem, severity, intake_code, division_code, subject, permit_no, description,
+                           evidence, first_detected, last_confirmed)
+VALUES (%(rule)s, %(problem)s, %(severity)s, NULL, %(division_code)s, %(subject)s, %(permit_no)s,
+        %(description)s, %(evidence)s, %(day)s, %(day)s)
+ON CONFLICT (division_code, rule, subject) WHERE intake_code IS NULL AND state <> 'closed' DO UPDATE
+    SET description = excluded.description, evidence = excluded.evidence, last_confirmed = excluded.last_confirmed
+    WHERE (f.description, f.evidence) IS DISTINCT FROM (excluded.description, excluded.evidence)
+RETURNING id, (xmax = 0) AS created"""
 HISTORY = "SELECT at, actor, action, details FROM finding_events WHERE finding_id = %s ORDER BY at, id"
 
 
@@ -211,3 +233,24 @@ def history(conn: Conn, finding_id: int) -> list[dict[str, Any]]:
         {"at": at, "actor": actor, "action": action, "details": details}
         for at, actor, action, details in conn.execute(HISTORY, (finding_id,)).fetchall()
     ]
+
+
+def record_campaign(
+    conn: Conn, found: Sequence[CampaignFinding], actor: str, now: datetime
+) -> dict[str, int]:
+    """Write findings: a new subject opens one, a changed one updates it, an unchanged one is left."""
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    with conn.transaction(), conn.cursor() as cur:
+        for f in found:
+            values = {**asdict(f), "problem": str(f.problem), "severity": str(f.severity)}
+            values.update(evidence=Jsonb(dict(f.evidence)), day=now.date())
+            sql = UPSERT_INTAKE_FINDING if f.intake_code else UPSERT_SUBJECT_FINDING
+            row = cur.execute(sql, values).fetchone()
+            if row is None:
+                counts["unchanged"] += 1
+                continue
+            action = "detected" if row[1] else "updated"
+            counts["created" if row[1] else "updated"] += 1
+            details = {"rule": f.rule, "subject": f.subject, "description": f.description}
+            cur.execute(INSERT_EVENT, (row[0], now, actor, action, Jsonb(details)))
+    return counts

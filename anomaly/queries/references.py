@@ -4,7 +4,6 @@ of the list's division, and the findings it raises, written like the sweep's (on
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,9 +12,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from anomaly.queries.ledger import record_campaign
 from anomaly.reconcile import (
     DEFAULT_NEAR_M,
-    CampaignFinding,
     IntakeOnFile,
     PermitOnFile,
     Reconciliation,
@@ -50,25 +49,6 @@ INTAKES = """
 SELECT code, name, owner, credit_code, permit_no, division_code, longitude, latitude
 FROM intakes i WHERE in_scope(i.division_code, %(scope)s)"""
 PERMITS = "SELECT permit_no, valid_from, valid_to, annual_volume_m3 FROM permits"
-UPSERT_INTAKE_FINDING = """
-INSERT INTO findings AS f (rule, problem, severity, intake_code, division_code, subject, permit_no, description,
-                           evidence, first_detected, last_confirmed)
-VALUES (%(rule)s, %(problem)s, %(severity)s, %(intake_code)s, %(division_code)s, %(subject)s, %(permit_no)s,
-        %(description)s, %(evidence)s, %(day)s, %(day)s)
-ON CONFLICT (intake_code, rule) WHERE state <> 'closed' DO UPDATE
-    SET description = excluded.description, evidence = excluded.evidence, last_confirmed = excluded.last_confirmed
-    WHERE (f.description, f.evidence) IS DISTINCT FROM (excluded.description, excluded.evidence)
-RETURNING id, (xmax = 0) AS created"""
-UPSERT_SUBJECT_FINDING = """
-INSERT INTO findings AS f (rule, problem, severity, intake_code, division_code, subject, permit_no, description,
-                           evidence, first_detected, last_confirmed)
-VALUES (%(rule)s, %(problem)s, %(severity)s, NULL, %(division_code)s, %(subject)s, %(permit_no)s,
-        %(description)s, %(evidence)s, %(day)s, %(day)s)
-ON CONFLICT (division_code, rule, subject) WHERE intake_code IS NULL AND state <> 'closed' DO UPDATE
-    SET description = excluded.description, evidence = excluded.evidence, last_confirmed = excluded.last_confirmed
-    WHERE (f.description, f.evidence) IS DISTINCT FROM (excluded.description, excluded.evidence)
-RETURNING id, (xmax = 0) AS created"""
-EVENT = "INSERT INTO finding_events (finding_id, at, actor, action, details) VALUES (%s, %s, %s, %s, %s)"
 
 
 class OutsideDivision(ValueError):
@@ -139,28 +119,9 @@ def check(conn: Conn, listed: dict[str, Any], near_m: float = DEFAULT_NEAR_M) ->
     return reconcile(ListKind(listed["kind"]), _entries(conn, listed["id"]), intakes, permits, near_m)
 
 
-def record(conn: Conn, found: Sequence[CampaignFinding], actor: str, now: datetime) -> dict[str, int]:
-    """Write findings: a new subject opens one, a changed one updates it, an unchanged one is left."""
-    counts = {"created": 0, "updated": 0, "unchanged": 0}
-    with conn.transaction(), conn.cursor() as cur:
-        for f in found:
-            values = {**asdict(f), "problem": str(f.problem), "severity": str(f.severity)}
-            values.update(evidence=Jsonb(dict(f.evidence)), day=now.date())
-            sql = UPSERT_INTAKE_FINDING if f.intake_code else UPSERT_SUBJECT_FINDING
-            row = cur.execute(sql, values).fetchone()
-            if row is None:
-                counts["unchanged"] += 1
-                continue
-            action = "detected" if row[1] else "updated"
-            counts["created" if row[1] else "updated"] += 1
-            details = {"rule": f.rule, "subject": f.subject, "description": f.description}
-            cur.execute(EVENT, (row[0], now, actor, action, Jsonb(details)))
-    return counts
-
-
 def check_and_record(
     conn: Conn, listed: dict[str, Any], actor: str, now: datetime, near_m: float = DEFAULT_NEAR_M
 ) -> tuple[Reconciliation, dict[str, int]]:
     result = check(conn, listed, near_m)
     label = f"{KIND_LABELS[result.kind]}（{listed['source']}）"
-    return result, record(conn, findings_of(result, label), actor, now)
+    return result, record_campaign(conn, findings_of(result, label), actor, now)

@@ -91,6 +91,14 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("GET", "/metrics"): (AUD, {}),
     ("GET", "/api/v1/duplicates"): (AUD, {}),
     ("GET", "/api/v1/reference-lists"): (AUD, {}),
+    ("GET", "/api/v1/spot-checks"): (AUD, {}),
+    ("GET", "/api/v1/spot-checks/{spot_check_id}"): (AUD, {}),
+    ("POST", "/api/v1/spot-checks"): (OPS, {"json": {"title": "x", "division_code": "219999", "count": 1}}),
+    ("POST", "/api/v1/spot-checks/{spot_check_id}/assign"): (OPS, {"json": {"inspectors": ["x"]}}),
+    ("POST", "/api/v1/spot-checks/{spot_check_id}/inspections"): (
+        OPS,
+        {"json": {"intake_code": "x", "inspected_on": "2026-01-01", "inspected_by": "x", "found": True}},
+    ),
     ("GET", "/api/v1/reference-lists/{list_id}"): (AUD, {}),
     ("POST", "/api/v1/reference-lists"): (
         OPS,
@@ -122,6 +130,7 @@ PATH_VALUES = {
     "digest": "0" * 64,
     "submission_id": "999999",
     "list_id": "999999",
+    "spot_check_id": "999999",
 }
 
 

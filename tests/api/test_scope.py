@@ -404,6 +404,8 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/submissions/{submission_id}/accept  POST /api/v1/submissions/{submission_id}/return
         POST /api/v1/duplicates/merge  POST /api/v1/duplicates/dismiss
         GET /api/v1/reference-lists  GET /api/v1/reference-lists/{list_id}  POST /api/v1/reference-lists
+        GET /api/v1/spot-checks  GET /api/v1/spot-checks/{spot_check_id}  POST /api/v1/spot-checks
+        POST /api/v1/spot-checks/{spot_check_id}/assign  POST /api/v1/spot-checks/{spot_check_id}/inspections
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
