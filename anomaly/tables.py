@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,8 @@ SHEETS = {
     "ledger": "取水口整改提升情况表",
     "compliance": "取水许可执行情况",
 }
+# Sheets of the other reports (the monthly progress report: anomaly/progress.py).
+SHEET_NAMES = {**SHEETS, "progress": "专项整治行动进展情况", "progress_notes": "进展情况说明"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,7 @@ class Table:
 
     @property
     def sheet(self) -> str:
-        return SHEETS[self.kind]
+        return SHEET_NAMES[self.kind]
 
 
 def build(
@@ -100,11 +103,17 @@ def build(
 
 def to_xlsx(table: Table, provenance: Provenance | None = None) -> bytes:
     """The report's sheet, and (given) a 数据来源 sheet saying where it comes from."""
+    return to_xlsx_book([table], provenance)
+
+
+def to_xlsx_book(tables: Sequence[Table], provenance: Provenance | None = None) -> bytes:
+    """A sheet per table, and (given) a 数据来源 sheet saying where they come from."""
     book = openpyxl.Workbook(write_only=True)
-    ws = book.create_sheet(table.sheet)
-    ws.append(table.headers)
-    for row in table.rows:
-        ws.append([_cell(v) for v in row])
+    for table in tables:
+        ws = book.create_sheet(table.sheet)
+        ws.append(table.headers)
+        for row in table.rows:
+            ws.append([_cell(v) for v in row])
     if provenance is not None:
         source = book.create_sheet(PROVENANCE_SHEET)
         for label, english, value in provenance.rows():

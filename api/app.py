@@ -29,6 +29,7 @@ from api.routers import (
     fleet,
     meters,
     ops,
+    progress,
     references,
     registry,
     reports,
@@ -99,6 +100,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         duplicates,
         references,
         spotchecks,
+        progress,
         admin,
     ):
         app.include_router(module.router, prefix=f"/api/v{VERSION}")

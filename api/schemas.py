@@ -434,7 +434,11 @@ class SubmissionOut(BaseModel):
     id: int
     division_code: str
     division_name: str
+    kind: Literal["annual", "progress"] = Field(
+        description="annual: the year's reports; progress: a month's progress report"
+    )
     year: int
+    month: date | None = Field(description="a progress report's month (its first day)")
     version: int
     state: Literal["submitted", "returned", "accepted"]
     sha256: str = Field(description="of the frozen reports")
@@ -457,7 +461,9 @@ class FrozenReport(BaseModel):
 
 class SubmissionDetail(SubmissionOut):
     events: list[SubmissionEventOut]
-    reports: dict[str, FrozenReport] = Field(description="registration, summary, ledger: as submitted")
+    reports: dict[str, FrozenReport] = Field(
+        description="as submitted: registration, summary, ledger (progress reports: progress, progress_notes)"
+    )
 
 
 class RowChangeOut(BaseModel):

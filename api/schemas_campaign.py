@@ -4,6 +4,7 @@ spot checks (监督检查)."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -11,6 +12,7 @@ from pydantic import BaseModel, Field, model_validator
 from api.schemas import Strict
 
 IntakeCodeField = Field(min_length=1, max_length=64)
+MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 
 
 class DuplicateIntake(BaseModel):
@@ -196,3 +198,48 @@ class InspectionOut(BaseModel):
     intake_code: str
     meter_as_registered: bool | None
     findings: list[int]
+
+
+class ProgressRow(BaseModel):
+    division_code: str
+    division_name: str
+    intakes_total: int = Field(description="registered by the month's end")
+    intakes_new: int = Field(description="registered in the month")
+    intakes_reviewed: int = Field(
+        description="in the division's accepted annual submission by the month's end"
+    )
+    findings_opened: int
+    findings_rectifying: int = Field(description="moved to rectifying in the month")
+    findings_closed: int = Field(description="closed (销号) by a person in the month")
+    findings_closed_on_time: int = Field(description="of those, by their deadline")
+    on_time_share: float | None
+    findings_resolved: int = Field(description="status findings that cleared by themselves in the month")
+    findings_open_at_end: int = Field(description="open or rectifying at the month's end")
+    meters_active: int
+    meters_online: int = Field(description="online at the month's end")
+    readings_expected: int
+    readings_received: int
+    arrival_rate: float | None = Field(description="到报率: readings received of those expected")
+    meter_days: int
+    measured_days: int
+    estimated_days: int = Field(
+        description="meter-days whose volume is estimated (推算), not metered in full"
+    )
+    metered_m3: Decimal = Field(description="on fully measured days")
+    known_m3: Decimal = Field(description="all the registers say, days with gaps included")
+    annual_submission: str = Field(description="the year's submission: its state, or empty")
+    progress_submission: str = Field(description="this month's progress report: its state, or empty")
+
+
+class ProgressOut(BaseModel):
+    month: str = Field(description="YYYY-MM")
+    divisions: list[ProgressRow] = Field(description="each county-level division inside the caller's")
+    total: ProgressRow | None = Field(description="their sum, when there is more than one")
+
+
+class ProgressReportIn(Strict):
+    month: str = Field(pattern=MONTH_PATTERN, description="YYYY-MM: a month that is over")
+    work: str = Field(min_length=1, max_length=4000, description="工作开展情况")
+    achievements: str = Field("", max_length=4000, description="取得的主要成果")
+    difficulties: str = Field("", max_length=4000, description="存在的困难和问题")
+    proposals: str = Field("", max_length=4000, description="有关意见和建议")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from anomaly.progress import parse_month
 from devices.divisions import check_division_code
 
 
@@ -20,5 +21,13 @@ def division(text: str) -> str:
     """A six-digit division code (行政区划代码) argument."""
     try:
         return check_division_code(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def month(text: str) -> date:
+    """A YYYY-MM argument, as the month's first day."""
+    try:
+        return parse_month(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None

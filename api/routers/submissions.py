@@ -37,10 +37,13 @@ def list_submissions(
     page: Paging,
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     state: Literal["submitted", "returned", "accepted"] | None = None,
+    kind: Literal["annual", "progress"] | None = None,
 ) -> Page[SubmissionOut]:
     """The caller's division's submissions and those of the divisions inside it (a city's review
     queue: ``state=submitted``), newest first."""
-    found, total = queries.paged(db, sq.LIST, caller.scoped(year=year, state=state, **page.model_dump()))
+    found, total = queries.paged(
+        db, sq.LIST, caller.scoped(year=year, state=state, kind=kind, **page.model_dump())
+    )
     return page_of([SubmissionOut(**r) for r in found], total, page)
 
 
@@ -74,13 +77,13 @@ def submit(caller: Operator, db: Db, config: Config, body: SubmissionIn) -> Subm
         submission = sq.submit(db, caller.division, body.year, contents, digest, caller.name, body.note)
     except psycopg.errors.UniqueViolation:  # submitted meanwhile by another user of the division
         raise Conflict("the division's submission for that year was made meanwhile") from None
-    return _detail(db, caller, submission)
+    return submission_detail(db, caller, submission)
 
 
 @router.get("/submissions/{submission_id}", response_model=SubmissionDetail, responses=responses(404))
 def get_submission(caller: Auditor, db: Db, submission_id: int) -> SubmissionDetail:
     """One submission with its frozen reports and its history."""
-    return _detail(db, caller, submission_id)
+    return submission_detail(db, caller, submission_id)
 
 
 @router.get(
@@ -119,7 +122,7 @@ def _review(db: Db, caller: Caller, submission_id: int, state: State, note: str 
         raise Conflict(str(exc)) from None
     if not sq.review(db, submission_id, state, caller.name, note):
         raise Conflict(f"submission {submission_id} was reviewed meanwhile")
-    return _detail(db, caller, submission_id)
+    return submission_detail(db, caller, submission_id)
 
 
 def _found(db: Db, caller: Caller, submission_id: int) -> dict[str, Any]:
@@ -131,7 +134,7 @@ def _found(db: Db, caller: Caller, submission_id: int) -> dict[str, Any]:
     return found
 
 
-def _detail(db: Db, caller: Caller, submission_id: int) -> SubmissionDetail:
+def submission_detail(db: Db, caller: Caller, submission_id: int) -> SubmissionDetail:
     found = dict(_found(db, caller, submission_id))
     found["reports"] = found.pop("contents")
     return SubmissionDetail(**found)

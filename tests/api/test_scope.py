@@ -223,6 +223,19 @@ def test_the_map_summary_and_metrics_count_only_the_division(
     assert meters == len(status)
 
 
+@pytest.mark.parametrize("scope", SCOPES)
+def test_the_progress_report_holds_the_divisions_inside(client: TestClient, world: World, scope: str) -> None:
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    got = client.get("/api/v1/progress", headers=world.headers(scope, Role.AUDITOR), params={"month": month})
+    assert got.status_code == 200, got.text
+    shown = {r["division_code"] for r in got.json()["divisions"]}
+    placed = {d for code, d in world.division.items() if d is not None and world.sees(scope, code)}
+    assert shown == placed
+    assert sum(r["intakes_total"] for r in got.json()["divisions"]) == len(
+        [c for c in world.intakes(scope) if world.division[c] is not None]
+    )
+
+
 @pytest.mark.parametrize("report", ["registration", "summary", "ledger", "compliance"])
 @pytest.mark.parametrize("scope", ["A", "city"])
 def test_an_export_holds_only_the_division(client: TestClient, world: World, scope: str, report: str) -> None:
@@ -406,6 +419,7 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/reference-lists  GET /api/v1/reference-lists/{list_id}  POST /api/v1/reference-lists
         GET /api/v1/spot-checks  GET /api/v1/spot-checks/{spot_check_id}  POST /api/v1/spot-checks
         POST /api/v1/spot-checks/{spot_check_id}/assign  POST /api/v1/spot-checks/{spot_check_id}/inspections
+        GET /api/v1/progress  POST /api/v1/progress-reports
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
