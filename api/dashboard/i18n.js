@@ -5,7 +5,7 @@ const LABELS = {
   zh: {
     title: "取水口计量监管", all_divisions: "全部行政区", nav_review: "逐级审核", my_submissions: "本级上报",
     review_queue: "待审核（下级上报）", no_division: "全部行政区的用户无需上报。", version: "版本", submitted_at: "上报时间",
-    review_note: "审核意见", submit_year: "上报本年度成果", return_reason: "退回原因", accept: "审核通过", return: "退回",
+    review_note: "审核意见", submit_year: "上报本年度成果", progress_report: "月度进展", return_reason: "退回原因", accept: "审核通过", return: "退回",
     submitted: "已上报", returned: "已退回", accepted: "已通过", report: "报表", change: "变化",
     change_added: "新增", change_removed: "删除", change_changed: "修改", changes_since: "较退回版本的变化", submitted_by: "上报人",
     report_registration: "取水口基础信息登记表", report_summary: "核查登记汇总表", report_ledger: "整改提升情况表", registry_changes: "登记信息变更记录", actor: "操作人",
@@ -41,7 +41,7 @@ const LABELS = {
   en: {
     title: "Water-intake metering", all_divisions: "all divisions", nav_review: "Review", my_submissions: "Our submissions",
     review_queue: "Waiting for review (from below)", no_division: "Users of all divisions submit nothing.", version: "Version",
-    submitted_at: "Submitted", review_note: "Review note", submit_year: "Submit this year's results",
+    submitted_at: "Submitted", review_note: "Review note", submit_year: "Submit this year's results", progress_report: "Monthly progress",
     return_reason: "Reason for returning", accept: "Accept", return: "Return", submitted: "submitted", returned: "returned",
     accepted: "accepted", report: "Report", change: "Change", change_added: "added", change_removed: "removed",
     change_changed: "changed", changes_since: "Changes since the returned version", submitted_by: "Submitted by",

@@ -14,7 +14,7 @@ function reviewPage() {
 
 async function mySubmissions(section, queue, year) {
   if (!state.me.division_code) return fill(section, h("p", { class: "muted" }, t("no_division")));
-  const page = await api(`/api/v1/submissions?year=${year}&limit=100`);
+  const page = await api(`/api/v1/submissions?year=${year}&kind=annual&limit=100`);
   const own = page.items.filter((s) => s.division_code === state.me.division_code);
   const details = await Promise.all(own.map((s) => api(`/api/v1/submissions/${s.id}`)));
   const rows = details.map((s) => {
@@ -52,7 +52,7 @@ async function reviewQueue(section) {
       h("tr", { class: "row-change", "data-report": c.report }, h("td", {}, t(`report_${c.report}`)), h("td", {}, c.key), h("td", {}, t(`change_${c.change}`)),
         h("td", {}, (c.after || c.before || []).filter((v) => v).slice(3, 8).join(" · "))))) : null;
     return h("div", { class: "review", "data-division": s.division_code, "data-version": s.version },
-      h("h3", {}, `${s.division_name} · ${s.year} · v${s.version}`),
+      h("h3", {}, `${s.division_name} · ${s.kind === "progress" ? `${t("progress_report")} ${s.month.slice(0, 7)}` : s.year} · v${s.version}`),
       h("p", { class: "muted" }, `${t("submitted_at")} ${when(s.submitted_at)} · ${s.submitted_by}`),
       s.version > 1 ? h("p", {}, `${t("changes_since")}: ${changes.length}`) : null, diff,
       h("div", { class: "actions" },

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -397,6 +397,42 @@ def test_a_review_cycle_in_the_browser(browser: WebDriver, server: str, tokens: 
     wait_for(browser, "#submit-year").click()
     wait_for(browser, "#my-submissions tr.submission[data-state=submitted]")
     assert ("211300", 1, "submitted") in submissions(admin)
+
+
+def test_a_monthly_progress_report_is_reviewed_beside_the_years(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    """A county's progress report waits in the city's queue as that month's; it does not stand in for
+    the year's submission on the county's own page."""
+    admin = tokens[Role.ADMIN]
+    taken = {
+        s["division_code"]
+        for s in httpx.get(server + "/api/v1/submissions", headers=bearer(admin)).json()["items"]
+    }
+    intakes = httpx.get(server + "/api/v1/intakes", headers=bearer(admin), params={"limit": 1000}).json()[
+        "items"
+    ]
+    county = sorted({i["division_code"] for i in intakes if i["division_code"]} - taken)[0]
+    county_op = _user(server, admin, "progress-county-op", "operator", county)
+    city_aud = _user(server, admin, "progress-city-aud", "auditor", "211300")
+    last_month = (date.today().replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+    made = httpx.post(server + "/api/v1/progress-reports", headers=bearer(county_op),
+                      json={"month": last_month, "work": "核查登记", "difficulties": "人手不足"})  # fmt: skip
+    assert made.status_code == 201, made.text
+
+    fresh(browser, server, county_op)
+    browser.get(server + "/#/review")
+    wait_for(browser, "#submit-year")  # the year's reports are still to be submitted
+    fresh(browser, server, city_aud)
+    browser.get(server + "/#/review")
+    block = wait_for(browser, f"#review-queue .review[data-division='{county}']")
+    assert f"月度进展 {last_month}" in block.text
+    block.find_element(By.CSS_SELECTOR, "button.accept").click()
+    wait_for(browser, "#review-queue p.muted")
+    state = httpx.get(f"{server}/api/v1/submissions/{made.json()['id']}", headers=bearer(city_aud)).json()[
+        "state"
+    ]
+    assert state == "accepted"
 
 
 def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:
