@@ -118,7 +118,12 @@ def normal_name(text: str) -> str:
 
 def names_alike(one: str, other: str, threshold: float = NAME_SIMILARITY) -> bool:
     a, b = normal_name(one), normal_name(other)
-    if not a or not b or _DIGITS.findall(a) != _DIGITS.findall(b):
+    return _DIGITS.findall(a) == _DIGITS.findall(b) and _similar(a, b, threshold)
+
+
+def _similar(a: str, b: str, threshold: float = NAME_SIMILARITY) -> bool:
+    """Two normal names (with the same numbers) near-identical."""
+    if not a or not b:
         return False
     if a == b:
         return True
@@ -126,7 +131,7 @@ def names_alike(one: str, other: str, threshold: float = NAME_SIMILARITY) -> boo
     return (
         matcher.real_quick_ratio() >= threshold
         and matcher.quick_ratio() >= threshold
-        and (matcher.ratio() >= threshold)
+        and matcher.ratio() >= threshold
     )
 
 
@@ -194,15 +199,18 @@ def find_duplicates(
     for key, codes in _keyed_groups(keyed_serials).items():
         for one, other in combinations(codes, 2):
             note(one, other, Reason.SAME_SERIAL, f"serial {serial_of[key]}")
+    # Names are compared within a township and among those with the same numbers (numbered wells
+    # are different wells), so a township of thousands of numbered wells compares few pairs.
+    names = {code: normal_name(i.name) for code, i in by_code.items()}
     townships = (
-        (f"{i.division_code}|{normal_name(i.township)}", i.code)
+        (f"{i.division_code}|{normal_name(i.township)}|{','.join(_DIGITS.findall(names[i.code]))}", i.code)
         for i in by_code.values()
         if i.township and normal_name(i.township)
     )
     for group in _groups(townships):
         for one, other in combinations(group, 2):
-            x, y = by_code[one], by_code[other]
-            if names_alike(x.name, y.name):
+            if _similar(names[one], names[other]):
+                x, y = by_code[one], by_code[other]
                 note(one, other, Reason.SIMILAR_NAME, f"{x.name} / {y.name} ({x.township})")
     order = list(Reason)
     return [
