@@ -88,23 +88,47 @@ FIELD_LABELS = {
 }
 
 
-def _matches(entry: ReferenceEntry, intakes: Sequence[IntakeOnFile], near_m: float) -> list[IntakeOnFile]:
-    owner = normal_name(entry.owner) if entry.owner else None
-    name = normal_name(entry.name) if entry.name else None
-    found = []
-    for i in intakes:
-        if (
-            (entry.credit_code and i.credit_code and normal_name(i.credit_code) == entry.credit_code)
-            or (owner and normal_name(i.owner) == owner)
-            or (name and normal_name(i.name) == name)
-            or (
-                entry.longitude is not None
-                and entry.latitude is not None
-                and distance_m(entry.longitude, entry.latitude, i.longitude, i.latitude) <= near_m
-            )
-        ):
-            found.append(i)
-    return found
+_CELL_DEGREES = 0.01  # the place index's cell: about 1.1 km north-south, 0.8 km east-west here
+
+
+class _Index:
+    """The registry indexed by credit code, owner, name and place, so a list of thousands of entries
+    is not compared with every intake."""
+
+    def __init__(self, intakes: Sequence[IntakeOnFile]) -> None:
+        self.keys: dict[str, list[IntakeOnFile]] = {}
+        self.cells: dict[tuple[int, int], list[IntakeOnFile]] = {}
+        for i in intakes:
+            keys = {f"owner:{normal_name(i.owner)}", f"name:{normal_name(i.name)}"}
+            if i.credit_code:
+                keys.add(f"code:{normal_name(i.credit_code)}")
+            for key in keys:
+                self.keys.setdefault(key, []).append(i)
+            self.cells.setdefault(self._cell(i.longitude, i.latitude), []).append(i)
+
+    @staticmethod
+    def _cell(lon: float, lat: float) -> tuple[int, int]:
+        return (int(lon // _CELL_DEGREES), int(lat // _CELL_DEGREES))
+
+    def matches(self, entry: ReferenceEntry, near_m: float) -> list[IntakeOnFile]:
+        """Intakes with the entry's credit code, owner or name, or within ``near_m`` of its place."""
+        keys = []
+        if entry.credit_code:
+            keys.append(f"code:{entry.credit_code}")
+        if entry.owner:
+            keys.append(f"owner:{normal_name(entry.owner)}")
+        if entry.name:
+            keys.append(f"name:{normal_name(entry.name)}")
+        found = {i.code: i for key in keys if key.split(":", 1)[1] for i in self.keys.get(key, [])}
+        if entry.longitude is not None and entry.latitude is not None and near_m >= 0:
+            reach = int(near_m / 700) + 1  # cells to look at around the entry's own
+            x, y = self._cell(entry.longitude, entry.latitude)
+            for dx in range(-reach, reach + 1):
+                for dy in range(-reach, reach + 1):
+                    for i in self.cells.get((x + dx, y + dy), []):
+                        if distance_m(entry.longitude, entry.latitude, i.longitude, i.latitude) <= near_m:
+                            found[i.code] = i
+        return [found[c] for c in sorted(found)]
 
 
 def _intake_fields(entry: ReferenceEntry, intake: IntakeOnFile) -> Iterable[Mismatch]:
@@ -146,6 +170,7 @@ def reconcile(
 ) -> Reconciliation:
     """What the list says the registry lacks or holds differently; entries in list order."""
     result = Reconciliation(kind, entries=len(entries))
+    index = _Index(intakes)
     by_permit: dict[str, list[IntakeOnFile]] = {}
     for i in intakes:
         if i.permit_no:
@@ -155,7 +180,7 @@ def reconcile(
             assert entry.permit_no is not None  # required for the kind
             citing = by_permit.get(entry.permit_no, [])
             if not citing:
-                holders = tuple(i.code for i in _matches(entry, intakes, near_m=-1))
+                holders = tuple(i.code for i in index.matches(entry, near_m=-1))
                 result.unreferenced.append(UnreferencedPermit(entry, holders))
                 continue
             result.matched += 1
@@ -164,7 +189,7 @@ def reconcile(
             if entry.permit_no in permits:
                 result.mismatches.extend(_permit_fields(entry, permits[entry.permit_no]))
             continue
-        found = _matches(entry, intakes, near_m)
+        found = index.matches(entry, near_m)
         if not found:
             result.omissions.append(Omission(entry))
             continue

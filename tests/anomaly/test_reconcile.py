@@ -6,8 +6,12 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from anomaly.findings import ProblemType
-from anomaly.reconcile import IntakeOnFile, PermitOnFile, findings_of, reconcile
+from anomaly.reconcile import IntakeOnFile, PermitOnFile, _Index, findings_of, reconcile
+from devices.duplicates import distance_m
 from devices.references import ListKind, ReferenceEntry
 
 INTAKES = [
@@ -83,3 +87,32 @@ def test_a_lists_entries_without_an_intake_are_omissions_by_code_name_and_place(
         f.intake_code is None and f.division_code == "211381" for f in made if f.rule != "reference_mismatch"
     )
     assert reconcile(ListKind.ENTERPRISES, entries[2:3], INTAKES, PERMITS, near_m=10).omissions  # closer
+
+
+OFFSET = st.floats(-0.02, 0.02)
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(-0.02, 0.02), st.floats(-0.02, 0.02), st.sampled_from(["甲厂", "乙厂"])),
+        max_size=20,
+    ),
+    OFFSET,
+    OFFSET,
+    st.sampled_from([50.0, 200.0, 1500.0]),
+)
+def test_the_index_finds_what_comparing_every_intake_finds(
+    places: list[tuple[float, float, str]], dx: float, dy: float, near_m: float
+) -> None:
+    intakes = [
+        IntakeOnFile(f"K{n}", f"井{n}", owner, None, None, "211381", 120.5 + x, 41.5 + y)
+        for n, (x, y, owner) in enumerate(places)
+    ]
+    entry = ReferenceEntry(2, "211381", name="某井", owner="乙厂", longitude=120.5 + dx, latitude=41.5 + dy)
+    brute = sorted(
+        i.code
+        for i in intakes
+        if i.owner == "乙厂"
+        or distance_m(entry.longitude or 0, entry.latitude or 0, i.longitude, i.latitude) <= near_m
+    )
+    assert [i.code for i in _Index(intakes).matches(entry, near_m)] == brute
