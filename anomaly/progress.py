@@ -44,6 +44,7 @@ class Progress:
     intakes_total: int = 0  # registered by the month's end
     intakes_new: int = 0  # registered in the month
     intakes_reviewed: int = 0  # in the division's accepted annual submission, as of the month's end
+    intakes_reviewed_new: int = 0  # the same, when that submission was accepted in the month
     findings_opened: int = 0
     findings_rectifying: int = 0  # moved to rectifying in the month
     findings_closed: int = 0  # closed (销号) by a person in the month
@@ -95,6 +96,7 @@ COLUMNS: list[tuple[str, str]] = [
     ("intakes_total", "已登记取水口（个）"),
     ("intakes_new", "本月新登记"),
     ("intakes_reviewed", "已审核"),
+    ("intakes_reviewed_new", "本月审核"),
     ("findings_opened", "本月发现问题"),
     ("findings_rectifying", "本月进入整改"),
     ("findings_closed", "本月销号"),

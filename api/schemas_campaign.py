@@ -208,6 +208,7 @@ class ProgressRow(BaseModel):
     intakes_reviewed: int = Field(
         description="in the division's accepted annual submission by the month's end"
     )
+    intakes_reviewed_new: int = Field(description="the same, when that submission was accepted in the month")
     findings_opened: int
     findings_rectifying: int = Field(description="moved to rectifying in the month")
     findings_closed: int = Field(description="closed (销号) by a person in the month")

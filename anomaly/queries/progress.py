@@ -71,7 +71,7 @@ WITH inside AS (
     GROUP BY 1
 ), reviewed AS (  -- the intakes of each division's accepted annual submission, the latest by the month's end
     SELECT DISTINCT ON (s.division_code) s.division_code,
-           jsonb_array_length(s.contents -> 'registration' -> 'rows') AS n
+           jsonb_array_length(s.contents -> 'registration' -> 'rows') AS n, e.at >= %(start)s AS this_month
     FROM submissions s JOIN submission_events e ON e.submission_id = s.id AND e.action = 'accepted'
     WHERE s.kind = 'annual' AND e.at < %(end)s AND in_scope(s.division_code, %(scope)s)
     ORDER BY s.division_code, e.at DESC
@@ -86,6 +86,7 @@ WITH inside AS (
 )
 SELECT d.code, division_label(d.code),
        coalesce(ic.total, 0), coalesce(ic.new, 0), coalesce(rv.n, 0),
+       CASE WHEN rv.this_month THEN rv.n ELSE 0 END,
        coalesce(fc.opened, 0), coalesce(rc.n, 0), coalesce(fc.closed, 0), coalesce(fc.closed_on_time, 0),
        coalesce(fc.resolved, 0), coalesce(fc.open_at_end, 0),
        coalesce(mc.active, 0), coalesce(mc.online, 0), coalesce(mc.expected, 0), coalesce(mc.received, 0),

@@ -40,6 +40,9 @@ async function reviewQueue(section) {
   if (!below.length) return fill(section, h("p", { class: "muted" }, t("none")));
   const blocks = await Promise.all(below.map(async (s) => {
     const changes = s.version > 1 ? await api(`/api/v1/submissions/${s.id}/changes`) : [];
+    // a progress report carries the county's own words: the reviewer reads them here
+    const words = s.kind === "progress" ? (await api(`/api/v1/submissions/${s.id}`)).reports.progress_notes.rows : [];
+    const notes = words.length ? h("dl", { class: "progress-notes" }, ...words.flatMap(([label, text]) => [h("dt", {}, label), h("dd", {}, text || "—")])) : null;
     const reason = h("input", { class: "return-reason", placeholder: t("return_reason") });
     const error = h("p", { class: "error", role: "alert" });
     const act = (verb, body) => async () => {
@@ -54,7 +57,7 @@ async function reviewQueue(section) {
     return h("div", { class: "review", "data-division": s.division_code, "data-version": s.version },
       h("h3", {}, `${s.division_name} · ${s.kind === "progress" ? `${t("progress_report")} ${s.month.slice(0, 7)}` : s.year} · v${s.version}`),
       h("p", { class: "muted" }, `${t("submitted_at")} ${when(s.submitted_at)} · ${s.submitted_by}`),
-      s.version > 1 ? h("p", {}, `${t("changes_since")}: ${changes.length}`) : null, diff,
+      s.version > 1 ? h("p", {}, `${t("changes_since")}: ${changes.length}`) : null, diff, notes,
       h("div", { class: "actions" },
         h("button", { type: "button", class: "accept", onclick: act("accept", () => ({})) }, t("accept")),
         reason, h("button", { type: "button", class: "return", onclick: act("return", () => ({ reason: reason.value })) }, t("return"))),

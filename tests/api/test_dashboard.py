@@ -427,6 +427,8 @@ def test_a_monthly_progress_report_is_reviewed_beside_the_years(
     browser.get(server + "/#/review")
     block = wait_for(browser, f"#review-queue .review[data-division='{county}']")
     assert f"月度进展 {last_month}" in block.text
+    notes = block.find_element(By.CSS_SELECTOR, "dl.progress-notes").text
+    assert "存在的困难和问题" in notes and "人手不足" in notes
     block.find_element(By.CSS_SELECTOR, "button.accept").click()
     wait_for(browser, "#review-queue p.muted")
     state = httpx.get(f"{server}/api/v1/submissions/{made.json()['id']}", headers=bearer(city_aud)).json()[

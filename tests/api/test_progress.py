@@ -204,6 +204,30 @@ def test_a_month_is_submitted_with_its_words_and_reviewed_by_the_city(
     assert annual["total"] == 0  # a progress report is not the year's submission
 
 
+def test_the_years_accepted_submission_counts_its_intakes_as_reviewed(
+    client: TestClient, world: World
+) -> None:
+    made = client.post("/api/v1/submissions", headers=world.own, json={"year": TODAY.year})
+    assert made.status_code == 201, made.text
+    assert (
+        client.post(
+            f"/api/v1/submissions/{made.json()['id']}/accept", headers=world.city, json={}
+        ).status_code
+        == 200
+    )
+    rows = len(made.json()["reports"]["registration"]["rows"])
+    now = client.get("/api/v1/progress", headers=world.own, params={"month": f"{MONTH:%Y-%m}"}).json()
+    [row] = now["divisions"]
+    assert (row["intakes_reviewed"], row["intakes_reviewed_new"]) == (rows, rows)
+    assert rows == _ledger_counts(world.url, world.county)["intakes_total"]
+    assert row["annual_submission"] == "accepted"
+    before = client.get("/api/v1/progress", headers=world.own, params={"month": f"{LAST_MONTH:%Y-%m}"}).json()
+    assert (before["divisions"][0]["intakes_reviewed"], before["divisions"][0]["annual_submission"]) == (
+        0,
+        "accepted",
+    )
+
+
 def test_the_files_are_recorded_and_verifiable(client: TestClient, world: World) -> None:
     month = {"month": f"{MONTH:%Y-%m}"}
     book = client.get("/api/v1/progress", headers=world.city, params={**month, "format": "xlsx"})
