@@ -150,7 +150,8 @@ def _positive(text: str) -> int:
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
-        "registry", help="intakes, permits, meters, calibrations: import, export, sample"
+        "registry",
+        help="intakes, permits, meters, calibrations: import, export, sample; duplicates (重报)",
     )
     actions = parser.add_subparsers(dest="registry_command", metavar="ACTION", required=True)
 
