@@ -25,6 +25,13 @@ def _url() -> str:
     return load_settings(Settings).database_url
 
 
+def _exists(conn: qs.Conn, spot_check: int) -> bool:
+    if qs.one(conn, spot_check, None) is None:
+        print(f"no spot check #{spot_check} (intake spotcheck draw makes one)", file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_draw(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
@@ -52,8 +59,7 @@ def cmd_assign(args: argparse.Namespace) -> int:
         print("name at least one inspector", file=sys.stderr)
         return 1
     with connect(_url(), "intake-spotcheck") as conn:
-        if qs.one(conn, args.spot_check, None) is None:
-            print(f"no spot check #{args.spot_check}", file=sys.stderr)
+        if not _exists(conn, args.spot_check):
             return 1
         try:
             given = qs.assign(conn, args.spot_check, inspectors, args.intakes or None)
@@ -86,8 +92,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         print("inspection refused: --on is in the future", file=sys.stderr)
         return 1
     with connect(_url(), "intake-spotcheck") as conn:
-        if qs.one(conn, args.spot_check, None) is None:
-            print(f"no spot check #{args.spot_check}", file=sys.stderr)
+        if not _exists(conn, args.spot_check):
             return 1
         try:
             ids = qs.record(conn, args.spot_check, args.intake, found, args.on, args.by, cli_actor(), now)

@@ -171,8 +171,3 @@ def merge(
         ).fetchone()
     assert review is not None
     return Merged(review[0], survivor, duplicate, meters_moved, tuple(moved), tuple(clashing))
-
-
-def reviews(conn: Conn, scope: str | None, limit: int, offset: int) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(REVIEWS, {"scope": scope, "limit": limit, "offset": offset}).fetchall()

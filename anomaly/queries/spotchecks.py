@@ -133,11 +133,6 @@ def one(conn: Conn, spot_check: int, scope: str | None) -> dict[str, Any] | None
         return cur.execute(ONE, {"id": spot_check, "scope": scope}).fetchone()
 
 
-def listing(conn: Conn, scope: str | None, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(LIST, {"scope": scope, "limit": limit, "offset": offset}).fetchall()
-
-
 def items(conn: Conn, spot_check: int) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(ITEMS, (spot_check,)).fetchall()

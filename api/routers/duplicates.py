@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from anomaly.queries import duplicates as qd
+from api import queries
 from api.deps import Admin, Auditor, Caller, Db, Operator
 from api.errors import Conflict, NotFound
 from api.limits import limited
@@ -113,8 +114,5 @@ def merge(caller: Admin, db: Db, body: MergeIn) -> MergeOut:
 @router.get("/duplicates/reviews", response_model=Page[DuplicateReviewOut])
 def list_reviews(caller: Auditor, db: Db, page: Paging) -> Page[DuplicateReviewOut]:
     """Every decision on a pair in the caller's division, newest first."""
-    rows = qd.reviews(db, caller.division, page.limit, page.offset)
-    total = rows[0]["total"] if rows else 0
-    return page_of(
-        [DuplicateReviewOut(**{k: v for k, v in r.items() if k != "total"}) for r in rows], total, page
-    )
+    rows, total = queries.paged(db, qd.REVIEWS, caller.scoped(**page.model_dump()))
+    return page_of([DuplicateReviewOut(**r) for r in rows], total, page)

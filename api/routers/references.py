@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from anomaly.queries import references as qr
 from anomaly.reconcile import DEFAULT_NEAR_M, Reconciliation, report_rows, summary
+from api import queries
 from api.deps import Auditor, Caller, Db, Operator
 from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
@@ -114,11 +115,8 @@ def _upload(
 @router.get("/reference-lists", response_model=Page[ReferenceListOut])
 def list_lists(caller: Auditor, db: Db, page: Paging) -> Page[ReferenceListOut]:
     """The reference lists of the caller's division and those inside it, newest first."""
-    rows = qr.lists(db, caller.division, page.limit, page.offset)
-    total = rows[0]["total"] if rows else 0
-    return page_of(
-        [ReferenceListOut(**{k: v for k, v in r.items() if k != "total"}) for r in rows], total, page
-    )
+    rows, total = queries.paged(db, qr.LISTS, caller.scoped(**page.model_dump()))
+    return page_of([ReferenceListOut(**r) for r in rows], total, page)
 
 
 @router.get(

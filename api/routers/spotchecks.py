@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends
 
 from anomaly.queries import spotchecks as qs
 from anomaly.spotcheck import Inspection, draw, summarize
+from api import queries
 from api.deps import Auditor, Caller, Config, Db, Operator
 from api.errors import NotFound, Unprocessable
 from api.paging import Page, Paging, page_of
@@ -92,9 +93,8 @@ def draw_sample(caller: Operator, db: Db, config: Config, body: SpotCheckIn) -> 
 @router.get("/spot-checks", response_model=Page[SpotCheckOut])
 def list_spot_checks(caller: Auditor, db: Db, page: Paging) -> Page[SpotCheckOut]:
     """Spot checks drawn by the caller's division and those inside it, newest first."""
-    rows = qs.listing(db, caller.division, page.limit, page.offset)
-    total = int(rows[0]["total"]) if rows else 0
-    return page_of([SpotCheckOut(**{k: v for k, v in r.items() if k != "total"}) for r in rows], total, page)
+    rows, total = queries.paged(db, qs.LIST, caller.scoped(**page.model_dump()))
+    return page_of([SpotCheckOut(**r) for r in rows], total, page)
 
 
 @router.get("/spot-checks/{spot_check_id}", response_model=SpotCheckDetail, responses=responses(404))
