@@ -79,6 +79,30 @@ function card(id, title, wide) {
 
 function fill(section, ...content) {
   section.replaceChildren(section.firstChild, ...content.filter((c) => c !== null && c !== undefined));
+  for (const tbl of section.querySelectorAll("table")) tbl.before(csvButton(tbl, section.id));
+}
+
+// Every table exports what it shows as CSV. Text a spreadsheet would run as a formula is guarded
+// with an apostrophe, as the service's own exports do (infra/cells.py).
+function csvCell(text) {
+  const runs = /^[=+@\t\r]/.test(text) || (text.startsWith("-") && Number.isNaN(Number(text)));
+  const value = runs ? `'${text}` : text;
+  return /[",\n\r]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function tableCsv(tbl) {
+  const lines = [...tbl.querySelectorAll("tr")].map((tr) =>
+    [...tr.querySelectorAll("th, td")].map((cell) => csvCell(cell.textContent.trim())).join(","));
+  return "\ufeff" + lines.join("\r\n") + "\r\n";  // a BOM: Excel in China then reads it as UTF-8
+}
+
+function csvButton(tbl, name) {
+  return h("button", { type: "button", class: "csv-export", onclick: () => {
+    const link = h("a", { href: URL.createObjectURL(new Blob([tableCsv(tbl)], { type: "text/csv" })),
+      download: `${name || "table"}-${new Date().toISOString().slice(0, 10)}.csv` });
+    link.click();
+    URL.revokeObjectURL(link.href);
+  } }, t("export_csv"));
 }
 
 function table(headers, rows, numeric) {
@@ -202,7 +226,37 @@ function guarded(section, work) {
   return work(section).catch((e) => fill(section, h("p", { class: "error" }, e.message)));
 }
 
-function overview() {
+// A registry with no intake yet: what to do first, instead of empty cards.
+async function firstRun(shown) {
+  const found = await api("/api/v1/intakes?limit=1");
+  if (found.total > 0 || state.routed !== shown) return false;
+  const steps = h("ol", {},
+    h("li", {}, t("first_template"), " ", h("a", { href: "#", id: "download-template", onclick: async (event) => {
+      event.preventDefault();
+      const response = await fetch("/api/v1/registry/template", { headers: { Authorization: `Bearer ${sessionStorage.getItem("intake.token")}` } });
+      const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "registry-template.xlsx" });
+      link.click();
+      URL.revokeObjectURL(link.href);
+    } }, t("download_template"))),
+    h("li", {}, t("first_fill")),
+    h("li", {}, t("first_import")));
+  const error = h("p", { class: "error", role: "alert" });
+  const upload = state.me.role === "admin" ? h("p", {}, h("input", { type: "file", id: "import-file", accept: ".xlsx", onchange: async (event) => {
+    error.textContent = "";
+    try {
+      const body = await event.target.files[0].arrayBuffer();
+      await api("/api/v1/registry/import", { method: "POST", headers: { "Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" }, body });
+      route();
+    } catch (e) { error.textContent = e.message; }
+  } })) : h("p", { class: "muted" }, t("first_ask_admin"));
+  view.replaceChildren(h("section", { class: "card wide", id: "first-run" }, h("h2", {}, t("first_title")), h("p", {}, t("first_empty")), steps, upload, error));
+  return true;
+}
+
+async function overview() {
+  const shown = state.routed;
+  const empty = await firstRun(shown).catch(() => false);
+  if (empty || state.routed !== shown) return;  // the first-run page, or the user went elsewhere meanwhile
   const cards = {
     fleet: card("fleet", t("fleet")), offline: card("offline", t("offline_meters")),
     map: card("map", t("map_title"), true), permits: card("permits", t("permits")),
@@ -248,6 +302,7 @@ function exportLinks() {
 
 function route() {
   if (!state.me) return logout();
+  state.routed = (state.routed || 0) + 1;  // a page that awaits before drawing draws only if still routed to
   const hash = location.hash || "#/";
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.getAttribute("href") === hash);
   if (hash.startsWith("#/meter/")) return meterPage(decodeURIComponent(hash.slice(8)));

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from anomaly import queries as aq
@@ -35,8 +35,9 @@ from api.strict import strict_request
 from devices import queries as dq
 from devices import registry
 from devices.errors import DeviceError, RegistryRejected
+from devices.forms import Table
 from devices.model import ConstructionStatus
-from devices.workbook import read_xlsx
+from devices.workbook import read_xlsx, write_xlsx
 
 router = APIRouter(
     tags=["registry"],
@@ -47,6 +48,22 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ImportBody = {
     "requestBody": {"required": True, "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}
 }
+
+
+@router.get(
+    "/registry/template",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}, "description": "the workbook, headers only"}},
+)
+def registry_template(caller: Auditor) -> Response:
+    """An empty registration workbook: the four sheets (取水口, 取水许可, 监测计量设施, 检定记录) with the
+    form's headers, to fill in and import (docs/REGISTRY.md)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "template.xlsx"
+        write_xlsx(path, {table: [] for table in Table})
+        body = path.read_bytes()
+    disposition = 'attachment; filename="registry-template.xlsx"'
+    return Response(body, media_type=XLSX, headers={"Content-Disposition": disposition})
 
 
 @router.get("/intakes", response_model=Page[IntakeOut])

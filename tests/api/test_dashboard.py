@@ -4,6 +4,7 @@ rectifying and an auditor cannot, the language switch, the map."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
 from collections.abc import Iterator
@@ -11,16 +12,22 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
+import openpyxl
+import psycopg
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from api import accounts
 from api.auth import Role
 from infra.browser import available, chromium, log_in, wait_for
+from infra.sandbox import PrivatePostgres
 from infra.testbed import api_server
 from tests.api.conftest import bearer
+from tests.conftest import drop_database, fresh_database
+from tests.intake.test_cli import intake
 from tests.roles import API, as_role
 
 pytestmark = pytest.mark.slow
@@ -435,6 +442,82 @@ def test_a_monthly_progress_report_is_reviewed_beside_the_years(
         "state"
     ]
     assert state == "accepted"
+
+
+CAPTURE_DOWNLOADS = """
+window.downloads = [];
+const make = URL.createObjectURL.bind(URL);
+URL.createObjectURL = (blob) => { window.downloads.push(blob); return make(blob); };
+"""
+
+
+def _downloaded_text(browser: WebDriver) -> str:
+    text: str = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1]; window.downloads.at(-1).text().then(done);"
+    )
+    return text
+
+
+def test_every_table_exports_what_it_shows_as_csv(
+    browser: WebDriver, server: str, tokens: dict[Role, str]
+) -> None:
+    fresh(browser, server, tokens[Role.AUDITOR])
+    wait_for(browser, "#fleet-totals")
+    browser.execute_script(CAPTURE_DOWNLOADS)
+    browser.find_element(By.CSS_SELECTOR, "#fleet button.csv-export").click()
+    lines = _downloaded_text(browser).removeprefix("\ufeff").splitlines()
+    shown = browser.find_elements(By.CSS_SELECTOR, "#fleet tr")
+    assert len(lines) == len(shown)  # the header, a row per county, the totals
+    assert lines[-1].split(",") == [c.text for c in shown[-1].find_elements(By.CSS_SELECTOR, "th, td")]
+    wait_for(browser, "#findings table")
+    wait_for(browser, "#offline table")
+    every = browser.execute_script(  # every table on the page, not only this one, has its button
+        "const all = [...document.querySelectorAll('#view table')];"
+        "return [all.length, all.every((t) => t.previousElementSibling?.classList.contains('csv-export'))];"
+    )
+    assert every[0] >= 3 and every[1] is True, every
+    # text a spreadsheet would run is guarded, as the service's own exports do
+    browser.execute_script(
+        "const td = document.querySelector('#fleet tbody td'); td.textContent = '=HYPERLINK(\"x\")';"
+    )
+    browser.find_element(By.CSS_SELECTOR, "#fleet button.csv-export").click()
+    assert '\n"\'=HYPERLINK(""x"")",' in _downloaded_text(browser)
+
+
+def test_an_empty_registry_shows_what_to_do_first(
+    browser: WebDriver, postgres: PrivatePostgres, tmp_path: Path
+) -> None:
+    name = fresh_database(postgres)
+    url = postgres.url(name)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            admin = accounts.add(conn, "first-admin", Role.ADMIN, "tests")
+            auditor = accounts.add(conn, "first-auditor", Role.AUDITOR, "tests")
+        with api_server(as_role(url, API)) as empty:
+            template = httpx.get(empty + "/api/v1/registry/template", headers=bearer(auditor))
+            assert template.status_code == 200
+            book = openpyxl.load_workbook(io.BytesIO(template.content))
+            assert book.sheetnames == ["取水口", "取水许可", "监测计量设施", "检定记录"]
+            assert [c.value for c in book["取水口"][1]][:2] == ["取水口编号", "取水口名称"]
+            assert book["取水口"].max_row == 1  # headers only
+
+            fresh(browser, empty, auditor)
+            card = wait_for(browser, "#first-run")
+            assert "下载模板" in card.text and browser.find_elements(By.ID, "import-file") == []
+            fresh(browser, empty, admin)
+            wait_for(browser, "#first-run")
+            sample = tmp_path / "first.xlsx"
+            made = intake("registry", "sample", "--intakes", "6", "--seed", "3", "--out", str(sample))
+            assert made.returncode == 0, made.stderr
+            browser.find_element(By.ID, "import-file").send_keys(str(sample))
+            wait_for(browser, "#fleet-totals")  # imported: the overview
+            assert browser.find_elements(By.ID, "first-run") == []
+            with psycopg.connect(url) as conn:  # every meter the import registered is counted
+                row = conn.execute("SELECT count(*) FROM meters WHERE removed_on IS NULL").fetchone()
+            total = browser.find_element(By.CSS_SELECTOR, "#fleet-totals [data-total=total]").text
+            assert row is not None and row[0] > 0 and total == str(row[0])
+    finally:
+        drop_database(postgres, name)
 
 
 def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:

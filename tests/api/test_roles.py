@@ -92,6 +92,7 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("GET", "/api/v1/duplicates"): (AUD, {}),
     ("GET", "/api/v1/reference-lists"): (AUD, {}),
     ("GET", "/api/v1/spot-checks"): (AUD, {}),
+    ("GET", "/api/v1/registry/template"): (AUD, {}),
     ("GET", "/api/v1/progress"): (AUD, {"params": {"month": "2026-01"}}),
     ("POST", "/api/v1/progress-reports"): (OPS, {"json": {"month": "2026-01", "work": "x"}}),
     ("GET", "/api/v1/spot-checks/{spot_check_id}"): (AUD, {}),

@@ -419,7 +419,7 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/reference-lists  GET /api/v1/reference-lists/{list_id}  POST /api/v1/reference-lists
         GET /api/v1/spot-checks  GET /api/v1/spot-checks/{spot_check_id}  POST /api/v1/spot-checks
         POST /api/v1/spot-checks/{spot_check_id}/assign  POST /api/v1/spot-checks/{spot_check_id}/inspections
-        GET /api/v1/progress  POST /api/v1/progress-reports
+        GET /api/v1/progress  POST /api/v1/progress-reports  GET /api/v1/registry/template
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
