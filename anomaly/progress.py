@@ -16,7 +16,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from anomaly.tables import Table
+from anomaly.provenance import Provenance
+from anomaly.tables import Table, to_csv, to_xlsx_book
 
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -166,3 +167,12 @@ def to_html(title: str, month: date, rows: Sequence[Progress], words: Mapping[st
         f"<h1>{esc(title)}</h1><p>{month:%Y年%m月}（{month:%Y-%m-%d} 至 {month_end(month):%Y-%m-%d}）</p>"
         f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{notes}</body></html>"
     )
+
+
+def render(fmt: str, title: str, month: date, rows: Sequence[Progress], provenance: Provenance) -> bytes:
+    """The report as a file: ``html`` (one page), ``xlsx`` (with its 数据来源 sheet) or ``csv``."""
+    if fmt == "html":
+        return to_html(title, month, rows).encode()
+    if fmt == "xlsx":
+        return to_xlsx_book(to_tables(month, rows), provenance)
+    return to_csv(to_tables(month, rows)[0])

@@ -21,13 +21,12 @@ def add(
             f"user name {name!r}: letters, digits and _ . @ -, at most 64, starting with a letter or digit",
             errors=[{"field": "name", "message": "letters, digits and _ . @ - only"}],
         )
-    if division is not None and conn.execute(queries.DIVISION_EXISTS, (division,)).fetchone() is None:
+    if division is not None and not queries.division_known(conn, division):
         raise Unprocessable(
             f"division {division} is not known (intake divisions list)",
             errors=[{"field": "division_code", "message": "not a known division"}],
         )
-    inside = conn.execute(queries.IN_SCOPE, (division, scope)).fetchone()
-    if not (inside and inside[0]):
+    if not queries.inside(conn, division, scope):
         raise Unprocessable(
             f"division {division or 'all'} is not inside yours ({scope}): "
             "a user sees no more than the one who issues their token",

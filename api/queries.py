@@ -182,6 +182,17 @@ WHERE name = %s AND revoked_at IS NULL AND in_scope(division_code, %s) RETURNING
 DIVISION_EXISTS = "SELECT 1 FROM divisions WHERE code = %s"
 IN_SCOPE = "SELECT in_scope(%s, %s)"
 
+
+def division_known(conn: Conn, division: str) -> bool:
+    return conn.execute(DIVISION_EXISTS, (division,)).fetchone() is not None
+
+
+def inside(conn: Conn, division: str | None, scope: str | None) -> bool:
+    """Whether ``division`` (None: all) lies inside ``scope``: the one rule, in_scope() in SQL."""
+    row = conn.execute(IN_SCOPE, (division, scope)).fetchone()
+    return bool(row and row[0])
+
+
 # The registry's audit trail of one record (migration 0018), newest first.
 CHANGES = """
 SELECT at, actor, field, old_value, new_value, count(*) OVER () AS total FROM registry_changes

@@ -31,3 +31,21 @@ def month(text: str) -> date:
         return parse_month(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive(text: str) -> int:
+    """A positive whole number argument."""
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def metres(text: str) -> float:
+    """A distance in metres, 0 to 100 km."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a distance in metres") from None
+    if not 0 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r}: a distance from 0 to 100000 m")
+    return value

@@ -7,10 +7,10 @@ import sys
 from datetime import UTC, datetime
 
 from anomaly.queries import duplicates as qd
-from devices.duplicates import DEFAULT_NEAR_M, DuplicatePair, pair_key
+from devices.duplicates import DEFAULT_NEAR_M, DuplicatePair
 from infra.database import connect
 from infra.settings import Settings
-from intake.args import division
+from intake.args import division, metres
 from intake.output import emit, say
 from intake.settings import cli_actor, load_settings
 
@@ -46,11 +46,6 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evidence(conn: qd.Conn, one: str, other: str, near_m: float) -> list[dict[str, str]]:
-    key = pair_key(one, other)
-    return [e.as_dict() for p in qd.check(conn, None, near_m) if (p.a, p.b) == key for e in p.evidence]
-
-
 def cmd_dismiss(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     if args.a == args.b:
@@ -60,7 +55,7 @@ def cmd_dismiss(args: argparse.Namespace) -> int:
         if not qd.all_in_scope(conn, [args.a, args.b], None):
             print(f"dismiss refused: {args.a} and {args.b} must both be registered intakes", file=sys.stderr)
             return 1
-        evidence = _evidence(conn, args.a, args.b, DEFAULT_NEAR_M)
+        evidence = qd.pair_evidence(conn, args.a, args.b)
         fresh = qd.dismiss(conn, args.a, args.b, evidence, args.note, cli_actor(), now)
     say(
         f"{args.a} and {args.b} recorded as two intakes; the check will not show them again"
@@ -76,7 +71,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print("merge refused: an intake is not a duplicate of itself", file=sys.stderr)
         return 1
     with connect(_database_url(), "intake-registry-merge") as conn:
-        evidence = _evidence(conn, args.survivor, args.duplicate, DEFAULT_NEAR_M)
+        evidence = qd.pair_evidence(conn, args.survivor, args.duplicate)
         try:
             merged = qd.merge(conn, args.survivor, args.duplicate, evidence, args.note, cli_actor(), now)
         except qd.MergeRefused as refused:
@@ -103,16 +98,6 @@ def _note(text: str) -> str:
     return text.strip()
 
 
-def _distance(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a distance in metres") from None
-    if not 0 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text!r}: a distance from 0 to 100000 m")
-    return value
-
-
 def add_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dup = actions.add_parser(
         "duplicates",
@@ -123,7 +108,7 @@ def add_actions(actions: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     dup.add_argument("--division", type=division, help="only intakes inside this division (a code)")
     dup.add_argument(
-        "--near-m", type=_distance, default=DEFAULT_NEAR_M, help="same-owner distance in metres (%(default)s)"
+        "--near-m", type=metres, default=DEFAULT_NEAR_M, help="same-owner distance in metres (%(default)s)"
     )
     dup.add_argument("--format", choices=("text", "csv", "json"), default="text")
     dup.set_defaults(handler=cmd_duplicates)

@@ -16,8 +16,7 @@ from devices.references import KIND_LABELS, ListKind, ReferenceRejected, read_en
 from devices.workbook import read_list
 from infra.database import connect
 from infra.settings import Settings
-from intake.args import division
-from intake.duplicates_commands import _distance
+from intake.args import division, metres
 from intake.output import emit, say
 from intake.settings import cli_actor, load_settings
 
@@ -102,7 +101,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     imp.add_argument(
         "--near-m",
-        type=_distance,
+        type=metres,
         default=DEFAULT_NEAR_M,
         help="an entry with coordinates is registered if an intake lies this close, in metres (%(default)s)",
     )
@@ -114,6 +113,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     lst.set_defaults(handler=cmd_list)
     chk = modes.add_parser("check", help="check the registry against an imported list again, record findings")
     chk.add_argument("list_id", type=int, metavar="LIST")
-    chk.add_argument("--near-m", type=_distance, default=DEFAULT_NEAR_M)
+    chk.add_argument("--near-m", type=metres, default=DEFAULT_NEAR_M)
     chk.add_argument("--format", choices=("text", "csv", "json"), default="text")
     chk.set_defaults(handler=cmd_check)

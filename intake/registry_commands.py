@@ -18,7 +18,7 @@ from devices.workbook import read_files, write_csv_folder, write_xlsx
 from infra.database import connect
 from infra.settings import redact_url
 from intake import duplicates_commands
-from intake.args import day
+from intake.args import day, positive
 from intake.settings import cli_actor, load_settings
 
 
@@ -142,12 +142,6 @@ def cmd_credentials(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
-
-
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "registry",
@@ -178,7 +172,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     exp.set_defaults(handler=cmd_export)
 
     smp = actions.add_parser("sample", help="write a realistic sample registry for Chaoyang City")
-    smp.add_argument("--intakes", type=_positive, default=300, help="how many intakes (%(default)s)")
+    smp.add_argument("--intakes", type=positive, default=300, help="how many intakes (%(default)s)")
     smp.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives the same file")
     smp.add_argument("--today", type=day, help="reference date for expiries and due dates (default: today)")
     smp.add_argument("--format", choices=["xlsx", "csv"], help="default: from --out (.xlsx, else csv)")

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from anomaly import tables
-from anomaly.progress import month_end, to_html, to_tables, total
+from anomaly.progress import month_end, render
 from anomaly.provenance import sha256
 from anomaly.queries import exports as eq
 from anomaly.queries import progress as qp
@@ -28,21 +28,11 @@ def cmd_progress(args: argparse.Namespace, settings: RegistrySettings) -> int:
     out = Path(args.out)
     fmt = {".xlsx": "xlsx", ".html": "html", ".htm": "html"}.get(out.suffix.lower(), "csv")
     with connect(settings.database_url, "intake-report", autocommit=True) as conn:
-        rows = qp.figures(conn, args.division, args.month, settings.timezone)
-        name = eq.division_name(conn, args.division) or "全部"
-        if len(rows) > 1:
-            rows.append(total(args.division or "000000", f"{name}合计", rows))
+        title, rows = qp.report(conn, args.division, args.month, settings.timezone)
         issued = eq.provenance(
             conn, "progress", args.month.year, month_end(args.month), args.division, cli_actor(), now
         )
-        if fmt == "html":
-            body = to_html(
-                f"{name} 取用水管理专项整治行动进展情况 {args.month:%Y-%m}", args.month, rows
-            ).encode()
-        elif fmt == "xlsx":
-            body = tables.to_xlsx_book(to_tables(args.month, rows), issued)
-        else:
-            body = tables.to_csv(to_tables(args.month, rows)[0])
+        body = render(fmt, title, args.month, rows, issued)
         digest = eq.record(conn, issued, fmt, body)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(body)

@@ -11,7 +11,7 @@ from anomaly.queries import spotchecks as qs
 from anomaly.spotcheck import Inspection, draw, summarize
 from infra.database import connect
 from infra.settings import Settings
-from intake.args import day, division
+from intake.args import day, division, positive
 from intake.output import emit, say
 from intake.settings import cli_actor, load_settings
 
@@ -137,12 +137,6 @@ def _share(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    if not text.isdigit() or int(text) <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return int(text)
-
-
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "spotcheck", help="supervisory spot checks (监督检查): draw, assign, record, report"
@@ -158,7 +152,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     drw.add_argument("--division", type=division, help="the division checked (default: all)")
     size = drw.add_mutually_exclusive_group(required=True)
     size.add_argument("--share", type=_share, help="the share of its intakes, e.g. 0.05")
-    size.add_argument("--count", type=_count, help="how many intakes")
+    size.add_argument("--count", type=positive, help="how many intakes")
     drw.add_argument("--seed", type=int, help="the generator's seed (default: random, printed)")
     drw.add_argument("--title", required=True, help="e.g. 2026年第四季度监督检查")
     drw.set_defaults(handler=cmd_draw)

@@ -7,7 +7,7 @@ removed; the registry's audit trail records every change under the person who me
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,17 +17,27 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from devices import queries as dq
-from devices.duplicates import DuplicatePair, MeterSerial, RegisteredIntake, find_duplicates, pair_key
+from devices.duplicates import (
+    DEFAULT_NEAR_M,
+    DuplicatePair,
+    MeterSerial,
+    RegisteredIntake,
+    find_duplicates,
+    pair_key,
+)
 
 Conn = psycopg.Connection[Any]
 
+# The intakes (and their meters' serials) inside a scope, or only the given ones.
 INTAKES = """
 SELECT code, name, owner, credit_code, division_code, township, longitude, latitude
-FROM intakes i WHERE in_scope(i.division_code, %(scope)s)"""
+FROM intakes i
+WHERE in_scope(i.division_code, %(scope)s) AND (%(codes)s::text[] IS NULL OR i.code = ANY(%(codes)s))"""
 SERIALS = """
 SELECT m.meter_id, m.intake_code, m.serial
 FROM meters m JOIN intakes i ON i.code = m.intake_code
-WHERE m.serial IS NOT NULL AND in_scope(i.division_code, %(scope)s)"""
+WHERE m.serial IS NOT NULL AND in_scope(i.division_code, %(scope)s)
+  AND (%(codes)s::text[] IS NULL OR i.code = ANY(%(codes)s))"""
 DISMISSED = "SELECT intake_a, intake_b FROM duplicate_reviews WHERE decision = 'dismissed'"
 SUMMARY = """
 SELECT code, name, owner, credit_code, county, division_label(division_code) AS division, township,
@@ -88,9 +98,21 @@ class Merged:
 
 def check(conn: Conn, scope: str | None, near_m: float) -> list[DuplicatePair]:
     """The likely duplicates among the intakes inside ``scope`` (None: all), dismissed pairs left out."""
-    intakes = [RegisteredIntake(*row) for row in conn.execute(INTAKES, {"scope": scope})]
-    serials = [MeterSerial(*row) for row in conn.execute(SERIALS, {"scope": scope})]
     dismissed = {(a, b) for a, b in conn.execute(DISMISSED)}
+    return _find(conn, {"scope": scope, "codes": None}, near_m, dismissed)
+
+
+def pair_evidence(conn: Conn, one: str, other: str) -> list[dict[str, str]]:
+    """What the check says of one pair (kept with a person's decision on it): only the two are read."""
+    found = _find(conn, {"scope": None, "codes": [one, other]}, DEFAULT_NEAR_M, frozenset())
+    return [e.as_dict() for pair in found for e in pair.evidence]
+
+
+def _find(
+    conn: Conn, params: dict[str, Any], near_m: float, dismissed: Collection[tuple[str, str]]
+) -> list[DuplicatePair]:
+    intakes = [RegisteredIntake(*row) for row in conn.execute(INTAKES, params)]
+    serials = [MeterSerial(*row) for row in conn.execute(SERIALS, params)]
     return find_duplicates(intakes, serials, near_m=near_m, dismissed=dismissed)
 
 

@@ -8,7 +8,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from anomaly.progress import Progress, month_end
+from anomaly.progress import Progress, month_end, total
+from anomaly.queries.exports import division_name
 from anomaly.queries.ledger import Conn
 
 # Month bounds are local: [start, end) in time, [first, last] in days.
@@ -119,3 +120,13 @@ def figures(conn: Conn, scope: str | None, first: date, zone: str) -> list[Progr
     rows = conn.execute(FIGURES, params).fetchall()
     names = [f.name for f in fields(Progress)]
     return [Progress(**dict(zip(names, row, strict=True))) for row in rows]
+
+
+def report(conn: Conn, scope: str | None, first: date, zone: str) -> tuple[str, list[Progress]]:
+    """The report's title and rows: each county-level division inside ``scope``, then (more than one)
+    their total, 合计."""
+    rows = figures(conn, scope, first, zone)
+    name = division_name(conn, scope) or "全部"
+    if len(rows) > 1:
+        rows.append(total(scope or "000000", f"{name}合计", rows))
+    return f"{name} 取用水管理专项整治行动进展情况 {first:%Y-%m}", rows

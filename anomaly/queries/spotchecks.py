@@ -189,12 +189,3 @@ def record(
              ids, actor, now),
         )  # fmt: skip
     return ids
-
-
-INSIDE = "SELECT in_scope(%s, %s)"
-
-
-def inside(conn: Conn, division: str | None, scope: str) -> bool:
-    """Whether ``division`` lies inside ``scope`` (the one rule: in_scope in SQL)."""
-    row = conn.execute(INSIDE, (division, scope)).fetchone()
-    return bool(row and row[0])

@@ -25,7 +25,7 @@ from api.schemas_campaign import (
     MergeOut,
 )
 from api.strict import strict_request
-from devices.duplicates import DEFAULT_NEAR_M, pair_key
+from devices.duplicates import DEFAULT_NEAR_M
 
 router = APIRouter(
     tags=["duplicates"],
@@ -65,12 +65,6 @@ def _in_scope(db: Db, caller: Caller, codes: list[str]) -> None:
         raise NotFound(f"no intake {' or '.join(codes)} in your division")
 
 
-def _evidence(db: Db, caller: Caller, one: str, other: str) -> list[dict[str, str]]:
-    key = pair_key(one, other)
-    found = qd.check(db, caller.division, DEFAULT_NEAR_M)
-    return [e.as_dict() for p in found if (p.a, p.b) == key for e in p.evidence]
-
-
 @router.post(
     "/duplicates/dismiss", status_code=201, response_model=DuplicateReviewOut, responses=responses(404, 409)
 )
@@ -79,7 +73,7 @@ def dismiss(caller: Operator, db: Db, body: DismissIn) -> DuplicateReviewOut:
     if body.intake_a == body.intake_b:
         raise Conflict("an intake is not a duplicate of itself")
     _in_scope(db, caller, [body.intake_a, body.intake_b])
-    evidence = _evidence(db, caller, body.intake_a, body.intake_b)
+    evidence = qd.pair_evidence(db, body.intake_a, body.intake_b)
     made = qd.dismiss(db, body.intake_a, body.intake_b, evidence, body.note, caller.name, datetime.now(UTC))
     if made is None:
         raise Conflict(f"{body.intake_a} and {body.intake_b} are already dismissed")
@@ -94,7 +88,7 @@ def merge(caller: Admin, db: Db, body: MergeIn) -> MergeOut:
     if body.survivor == body.duplicate:
         raise Conflict("an intake is not a duplicate of itself")
     _in_scope(db, caller, [body.survivor, body.duplicate])
-    evidence = _evidence(db, caller, body.survivor, body.duplicate)
+    evidence = qd.pair_evidence(db, body.survivor, body.duplicate)
     try:
         merged = qd.merge(
             db, body.survivor, body.duplicate, evidence, body.note, caller.name, datetime.now(UTC)

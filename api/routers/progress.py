@@ -5,20 +5,19 @@ with its own words, submitted to the city and reviewed like the year's reports (
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 import psycopg
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from anomaly.progress import Progress, month_end, parse_month, to_html, to_tables, total
+from anomaly.progress import Progress, month_end, parse_month, render, to_tables
 from anomaly.queries import exports as eq
 from anomaly.queries import progress as qp
 from anomaly.queries import submissions as sq
 from anomaly.submissions import SubmissionError, freeze, may_submit
-from anomaly.tables import to_csv, to_xlsx_book
-from api.deps import Auditor, Caller, Config, Db, Operator
+from api.deps import Auditor, Config, Db, Operator
 from api.errors import Conflict, Unprocessable
 from api.limits import limited
 from api.problems import responses
@@ -40,7 +39,7 @@ MEDIA = {
 Month = Annotated[str, Query(pattern=MONTH_PATTERN, description="YYYY-MM")]
 
 
-def _month(text: str) -> Any:
+def _month(text: str) -> date:
     try:
         return parse_month(text)
     except ValueError as exc:
@@ -51,15 +50,6 @@ def _row(p: Progress) -> ProgressRow:
     values: dict[str, Any] = asdict(p)
     values.update(on_time_share=p.on_time_share, arrival_rate=p.arrival_rate, estimated_days=p.estimated_days)
     return ProgressRow(**values)
-
-
-def _rows(db: Db, caller: Caller, first: Any, zone: str) -> list[Progress]:
-    rows = qp.figures(db, caller.division, first, zone)
-    if len(rows) > 1:
-        code = caller.division or "000000"
-        name = eq.division_name(db, caller.division) or "全部"
-        rows.append(total(code, f"{name}合计", rows))
-    return rows
 
 
 @router.get(
@@ -81,7 +71,7 @@ def progress(
     now = datetime.now(UTC)
     if first > now.astimezone(config.zone).date():
         raise Unprocessable(f"{month} has not begun", errors=[{"field": "month", "message": "in the future"}])
-    rows = _rows(db, caller, first, config.timezone)
+    title, rows = qp.report(db, caller.division, first, config.timezone)
     if fmt == "json":
         divisions = rows[:-1] if len(rows) > 1 else rows
         return ProgressOut(
@@ -89,14 +79,8 @@ def progress(
             divisions=[_row(r) for r in divisions],
             total=_row(rows[-1]) if len(rows) > 1 else None,
         )
-    title = f"{eq.division_name(db, caller.division) or '全部'} 取用水管理专项整治行动进展情况 {month}"
     issued = eq.provenance(db, "progress", first.year, month_end(first), caller.division, caller.name, now)
-    if fmt == "html":
-        body = to_html(title, first, rows).encode()
-    elif fmt == "xlsx":
-        body = to_xlsx_book(to_tables(first, rows), issued)
-    else:
-        body = to_csv(to_tables(first, rows)[0])
+    body = render(fmt, title, first, rows, issued)
     eq.record(db, issued, fmt, body)
     name = f"progress-{month}.{fmt}"
     return Response(
@@ -129,7 +113,9 @@ def submit_progress(caller: Operator, db: Db, config: Config, body: ProgressRepo
     assert caller.division is not None
     words = {"work": body.work, "achievements": body.achievements, "difficulties": body.difficulties}
     words["proposals"] = body.proposals
-    contents, digest = freeze(to_tables(first, _rows(db, caller, first, config.timezone), words))
+    contents, digest = freeze(
+        to_tables(first, qp.report(db, caller.division, first, config.timezone)[1], words)
+    )
     try:
         made = sq.submit(
             db, caller.division, first.year, contents, digest, caller.name, None, "progress", first

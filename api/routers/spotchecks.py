@@ -26,7 +26,6 @@ from api.schemas_campaign import (
     SpotCheckOut,
 )
 from api.strict import strict_request
-from devices import queries as dq
 
 router = APIRouter(
     tags=["spot checks"],
@@ -57,11 +56,11 @@ def draw_sample(caller: Operator, db: Db, config: Config, body: SpotCheckIn) -> 
             "give a share or a count", errors=[{"field": "share", "message": "share or count"}]
         )
     division = body.division_code or caller.division
-    if division is not None and division not in dq.load_divisions(db).by_code:
+    if division is not None and not queries.division_known(db, division):
         raise Unprocessable(
             f"no division {division}", errors=[{"field": "division_code", "message": "unknown"}]
         )
-    if caller.division is not None and not qs.inside(db, division, caller.division):
+    if not queries.inside(db, division, caller.division):
         raise Unprocessable(
             f"{division} is not inside your division",
             errors=[{"field": "division_code", "message": "outside"}],
