@@ -65,6 +65,16 @@ class AnnualVolume:
     signed_by: str | None = None
     computed_m3: Decimal | None = None
     pending_revision: bool = False
+    # Readings of the year a person copied from the display (人工抄表, ingest/manual.py): the year's
+    # measured days between them are metered by hand, which the form's method then says.
+    manual_readings: int = 0
+
+    @property
+    def method_label(self) -> str:
+        """数据获取方式 as the reports write it: 监测计量（人工抄表） for a year metered by hand."""
+        if self.method is Method.METERED and self.manual_readings:
+            return f"{self.method.value}（人工抄表）"
+        return self.method.value
 
     @property
     def volume_wan(self) -> Decimal:
@@ -92,8 +102,10 @@ def annual_volume(
     meter_periods: Sequence[tuple[date, date | None]],
     design_daily_capacity_m3: Decimal | None,
     metered_share: Decimal = Decimal("0.9"),
+    manual_readings: int = 0,
 ) -> AnnualVolume:
-    """The volume of ``year`` up to ``as_of`` (the whole year when it is over)."""
+    """The volume of ``year`` up to ``as_of`` (the whole year when it is over); ``manual_readings``: how
+    many of the year's readings were entered by hand."""
     last = min(date(year, 12, 31), as_of)
     if last < date(year, 1, 1):
         return AnnualVolume(year, Decimal(0), Method.OTHER, 0, 0, 0, 0, Decimal(0), "no day of it has begun")
@@ -143,9 +155,20 @@ def annual_volume(
         method = Method.OTHER  # no measurement and nothing to estimate from
     corrected = sum(m.corrected_days for m in by_month.values())
     flagged = sum(m.flagged_days for m in by_month.values())
-    basis = _basis(measured_days, period_days, rates, unmetered_days, capacity, corrected, flagged)
+    basis = _basis(
+        measured_days, period_days, rates, unmetered_days, capacity, corrected, flagged, manual_readings
+    )
     return AnnualVolume(
-        year, volume, method, measured_days, estimated_days, unmetered_days, period_days, estimated_m3, basis
+        year,
+        volume,
+        method,
+        measured_days,
+        estimated_days,
+        unmetered_days,
+        period_days,
+        estimated_m3,
+        basis,
+        manual_readings=manual_readings,
     )
 
 
@@ -157,9 +180,12 @@ def _basis(
     capacity: Decimal | None,
     corrected: int,
     flagged: int,
+    manual: int = 0,
 ) -> str:
     """What the auditor reads beside the figure: the days measured, and every estimate with its rate."""
     parts = [f"{measured} of {period} days measured"]
+    if manual:
+        parts.append(f"{manual} reading(s) of the year entered by hand from the display (人工抄表)")
     if corrected:
         parts.append(f"{corrected} of them by correction")
     for days, rate, what in rates:

@@ -121,7 +121,7 @@ def registration_rows(
                 f"{permit.valid_from}至{permit.valid_to}" if permit else "",
                 *[v.volume_wan for v in volumes],
                 overall_method(volumes).value,
-                "；".join(f"{v.year}:{v.method.value}" for v in volumes),
+                "；".join(f"{v.year}:{v.method_label}" for v in volumes),
                 "；".join(f"{v.year}: {v.basis}" for v in volumes),
             ]
         )

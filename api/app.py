@@ -27,6 +27,7 @@ from api.routers import (
     duplicates,
     findings,
     fleet,
+    manual,
     meters,
     ops,
     progress,
@@ -101,6 +102,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         references,
         spotchecks,
         progress,
+        manual,
         admin,
     ):
         app.include_router(module.router, prefix=f"/api/v{VERSION}")

@@ -23,7 +23,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import TooManyRequests
 
-UPLOAD_PATHS = frozenset({"/api/v1/registry/import", "/api/v1/verify", "/api/v1/reference-lists"})
+UPLOAD_PATHS = frozenset(
+    {"/api/v1/registry/import", "/api/v1/verify", "/api/v1/reference-lists", "/api/v1/manual-readings"}
+)
 RETRY_AFTER_S = 5
 
 

@@ -86,9 +86,12 @@ SELECT at, status, reason, count(*) OVER () AS total FROM meter_status_changes W
 ORDER BY at DESC LIMIT %(limit)s OFFSET %(offset)s"""
 
 RAW_READINGS = """
-SELECT ts, received_at, total_m3, flow_m3h, battery_v, rssi, alarms FROM readings
-WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s
-ORDER BY ts LIMIT %(limit)s OFFSET %(offset)s"""
+SELECT r.ts, r.received_at, r.total_m3, r.flow_m3h, r.battery_v, r.rssi, r.alarms,
+       mr.read_by IS NOT NULL AS manual, mr.read_by
+FROM readings r
+LEFT JOIN manual_readings mr ON mr.meter_id = r.meter_id AND mr.ts = r.ts
+WHERE r.meter_id = %(meter)s AND r.ts >= %(from)s AND r.ts < %(to)s
+ORDER BY r.ts LIMIT %(limit)s OFFSET %(offset)s"""
 COUNT_READINGS = "SELECT count(*) FROM readings WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s"
 # Buckets start at local midnight (the service's time zone), like the daily volumes.
 BUCKETED_READINGS = """

@@ -143,6 +143,8 @@ class ReadingOut(BaseModel):
     battery_v: float | None
     rssi: int | None
     alarms: list[str] | None
+    manual: bool = Field(False, description="entered by hand from the meter's display (人工抄表)")
+    read_by: str | None = Field(None, description="a manual reading: who read the display")
 
 
 class BucketOut(BaseModel):
@@ -197,6 +199,10 @@ class AnnualVolumeOut(BaseModel):
     signed_by: str | None = Field(None, description="signed off by: volume_m3 and method are the signed ones")
     computed_m3: Decimal | None = Field(None, description="for a signed year: what the data says now")
     pending_revision: bool = Field(False, description="signed, and the data has moved since: to be reviewed")
+    manual_readings: int = Field(0, description="the year's readings entered by hand (人工抄表)")
+    method_label: str = Field(
+        description="数据获取方式 as the form's reports write it: 监测计量（人工抄表） by hand"
+    )
 
 
 class SignOffIn(Strict):

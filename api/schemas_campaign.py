@@ -244,3 +244,43 @@ class ProgressReportIn(Strict):
     achievements: str = Field("", max_length=4000, description="取得的主要成果")
     difficulties: str = Field("", max_length=4000, description="存在的困难和问题")
     proposals: str = Field("", max_length=4000, description="有关意见和建议")
+
+
+class ManualReadingIn(Strict):
+    """One reading copied from the meter's display (人工抄表)."""
+
+    read_at: datetime = Field(description="when the display was read; without an offset, local time")
+    totalizer_m3: Decimal = Field(
+        ge=0, max_digits=24, decimal_places=6, description="the totalizer as read (表底数), in m³"
+    )
+    read_by: str | None = Field(
+        None, max_length=200, pattern=r"\S", description="who read it (default: the caller)"
+    )
+    photo_ref: str | None = Field(None, max_length=200, description="a reference to the photo of the display")
+
+
+class ManualReadingOut(BaseModel):
+    meter_id: str
+    ts: datetime = Field(description="when the display was read")
+    day: date = Field(description="its local day (the service's time zone), as daily volumes count days")
+    total_m3: Decimal
+    read_by: str
+    photo_ref: str | None
+    entered_by: str
+    entered_at: datetime
+    channel: str = Field(description="form, upload or cli")
+
+
+class ManualRowOut(BaseModel):
+    row: int = Field(description="the row of the file (1: the header row)")
+    meter_id: str | None
+    reason: str = Field(description="a code: bad_row, repeated, unknown_meter, ts_in_future, conflict, ...")
+    message: str
+
+
+class ManualBatchOut(BaseModel):
+    rows: int = Field(description="rows read (not counting the header and blank rows)")
+    stored: int = Field(description="readings stored, each marked manual")
+    already_stored: int = Field(description="rows whose reading was stored before (nothing stored twice)")
+    days_written: int = Field(description="daily volumes recomputed")
+    refused: list[ManualRowOut] = Field(description="every row not stored, with why; the rest are stored")

@@ -62,6 +62,12 @@ def _timestamp(value: Any, now: datetime, max_skew: timedelta) -> datetime:
             Reason.TS_WRONG_TYPE,
             f"ts must be an ISO 8601 string or epoch seconds, not {type(value).__name__}",
         )
+    return check_time(ts, now, max_skew)
+
+
+def check_time(ts: datetime, now: datetime, max_skew: timedelta) -> datetime:
+    """A reading's device time (aware) as the collector accepts it: not before 2000, not ahead of its
+    clock by more than ``max_skew``."""
     if ts < EARLIEST:
         raise Refused(Reason.TS_TOO_EARLY, f"ts {ts.isoformat()} is before {EARLIEST.date()}")
     if ts > now + max_skew:
@@ -81,9 +87,25 @@ def _total(value: Any, capacity: Decimal | None) -> Decimal:
     if not _number(value):
         raise Refused(Reason.TOTAL_NOT_NUMBER, f"total_m3 must be a JSON number, not {type(value).__name__}")
     total = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)  # the digits the meter sent
+    return check_reading_total(total, capacity)
+
+
+def check_reading_total(total: Decimal, capacity: Decimal | None) -> Decimal:
+    """A totalizer value as the collector accepts it: not negative, within the meter's register."""
     if total < 0:
         raise Refused(Reason.TOTAL_NEGATIVE, f"total_m3 {total} is negative: a totalizer only counts up")
     return check_total(total, capacity)
+
+
+def check_in_service(ts: datetime, service_ends: datetime | None) -> datetime:
+    """A reading taken after the meter's removal day ended is refused (``service_ends``: that moment)."""
+    if service_ends is not None and ts >= service_ends:
+        raise Refused(
+            Reason.INACTIVE_METER,
+            f"reading at {ts.isoformat()} was taken after the meter's removal day ended "
+            f"({service_ends.isoformat()})",
+        )
+    return ts
 
 
 def _optional_number(item: dict[str, Any], key: str, reason: Reason, low: float, high: float) -> float | None:
@@ -112,13 +134,7 @@ def _reading(
         raise Refused(
             Reason.METER_MISMATCH, f"payload says meter_id {claimed!r} but was published under {meter_id!r}"
         )
-    ts = _timestamp(item.get("ts"), now, max_skew)
-    if service_ends is not None and ts >= service_ends:
-        raise Refused(
-            Reason.INACTIVE_METER,
-            f"reading at {ts.isoformat()} was taken after the meter's removal day ended "
-            f"({service_ends.isoformat()})",
-        )
+    ts = check_in_service(_timestamp(item.get("ts"), now, max_skew), service_ends)
     total = _total(item.get("total_m3"), capacity)
     flow = _optional_number(item, "flow_m3h", Reason.FLOW_INVALID, -1e7, 1e7)
     battery = _optional_number(item, "battery_v", Reason.BATTERY_INVALID, 0, 100)

@@ -27,6 +27,9 @@ class Source(StrEnum):
 
     MQTT = "mqtt"
     SZY206 = "szy206"
+    MANUAL = (
+        "manual"  # read from the display by a person (人工抄表, ingest/manual.py): not heard from the meter
+    )
 
 
 class Kind(StrEnum):

@@ -21,7 +21,7 @@ import psycopg
 from devices.readings import Reading
 from infra.calendar import day_bounds, local_day
 from ingest import queries as q
-from ingest.message import Message, MeterInfo
+from ingest.message import Message, MeterInfo, Source
 from ingest.tails import Tail, extend, take_tail
 from ingest.volumes import (
     DailyVolume,
@@ -188,7 +188,9 @@ def _write_state(
     volumes version."""
     meters = sorted(new)
     before = {m: (ts, n, v) for m, ts, n, v in cur.execute(q.LOCK_STATE, (meters,)).fetchall()}
-    received = max(m.received_at for m in messages)
+    # when the meter was last heard from: a reading a person entered is not the meter speaking
+    heard = [m.received_at for m in messages if m.source is not Source.MANUAL]
+    received = max(heard) if heard else None
     newest = [max(new[m], key=lambda r: r.ts) for m in meters]
     cur.execute(
         q.UPSERT_LAST_READING,

@@ -29,6 +29,7 @@ from intake import (
     divisions_commands,
     findings_commands,
     gateway_commands,
+    manual_commands,
     monitor_commands,
     reference_commands,
     registry_commands,
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     registry_commands.add_parser(commands)
     divisions_commands.add_parser(commands)
     reference_commands.add_parser(commands)
+    manual_commands.add_parser(commands)
     spotcheck_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
     gateway_commands.add_parser(commands)

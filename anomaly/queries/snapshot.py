@@ -210,6 +210,16 @@ def annual_by_intake(
     return signed_view(computed, signoffs.current(conn)) if signed else computed
 
 
+# Readings entered by hand per intake and year (人工抄表): a reading's local day is the stored day
+# whose first and last readings enclose it (no time zone arithmetic here).
+MANUAL_READINGS = """
+SELECT m.intake_code, extract(year FROM d.day)::int, count(*)
+FROM manual_readings mr JOIN meters m ON m.meter_id = mr.meter_id
+JOIN daily_volumes d ON d.meter_id = mr.meter_id AND mr.ts BETWEEN d.first_ts AND d.last_ts
+WHERE d.day BETWEEN %(first)s AND %(last)s
+GROUP BY 1, 2"""
+
+
 def _computed_annual(conn: Conn, years: list[int], today: date) -> dict[str, list[AnnualVolume]]:
     intakes = [dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake))]
     periods: dict[str, list[tuple[date, date | None]]] = defaultdict(list)
@@ -221,10 +231,17 @@ def _computed_annual(conn: Conn, years: list[int], today: date) -> dict[str, lis
     last = min(date(years[-1], 12, 31), today)
     for (code, month), got in sorted(month_sums(conn, date(years[0], 1, 1), last, intake_of).items()):
         measured[(code, month.year)].append(got.measured(month.month))
+    span = {"first": date(years[0], 1, 1), "last": last}
+    by_hand = {(code, year): n for code, year, n in conn.execute(MANUAL_READINGS, span)}
     return {
         i.code: [
             annual_volume(
-                y, today, measured.get((i.code, y), []), periods.get(i.code, []), i.design_daily_capacity_m3
+                y,
+                today,
+                measured.get((i.code, y), []),
+                periods.get(i.code, []),
+                i.design_daily_capacity_m3,
+                manual_readings=by_hand.get((i.code, y), 0),
             )
             for y in years
         ]

@@ -3,6 +3,9 @@
 "use strict";
 const LABELS = {
   zh: {
+    manual_readings: "人工抄表", read_at: "抄表时间", totalizer_m3: "表底数(m³)", day_volume: "当日水量(m³)", read_by: "抄表人",
+    photo_ref: "照片编号", record_manual: "录入抄表读数", manual_batch: "批量录入（CSV 或 XLSX，表头：计量设施编号、抄表时间、表底数(m³)、抄表人、照片编号）：",
+    stored: "已写入", already_stored: "已存在", refused: "未写入", row: "行", message: "说明", entered_by: "录入人",
     title: "取水口计量监管", all_divisions: "全部行政区", nav_review: "逐级审核", my_submissions: "本级上报",
     review_queue: "待审核（下级上报）", no_division: "全部行政区的用户无需上报。", version: "版本", submitted_at: "上报时间",
     review_note: "审核意见", submit_year: "上报本年度成果", progress_report: "月度进展",
@@ -44,6 +47,9 @@ const LABELS = {
     not_watched: "—：状态监测尚未覆盖该时段（首次状态记录之前），不计为离线。", partial_day: "*：当天未结束，按已过时段计算。",
   },
   en: {
+    manual_readings: "Manual readings", read_at: "Read at", totalizer_m3: "Totalizer (m³)", day_volume: "Day's volume (m³)", read_by: "Read by",
+    photo_ref: "Photo", record_manual: "Record the reading", manual_batch: "A batch (CSV or XLSX with the headers 计量设施编号, 抄表时间, 表底数(m³), 抄表人, 照片编号):",
+    stored: "stored", already_stored: "already stored", refused: "refused", row: "Row", message: "Message", entered_by: "Entered by",
     title: "Water-intake metering", all_divisions: "all divisions", nav_review: "Review", my_submissions: "Our submissions",
     review_queue: "Waiting for review (from below)", no_division: "Users of all divisions submit nothing.", version: "Version",
     submitted_at: "Submitted", review_note: "Review note", submit_year: "Submit this year's results", progress_report: "Monthly progress",

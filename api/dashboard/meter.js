@@ -10,7 +10,8 @@ async function meterPage(meterId) {
   const corrections = card("meter-corrections", t("corrections"), true);
   const reporting = card("meter-days", t("reporting"));
   const changes = card("meter-changes", t("registry_changes"));
-  view.replaceChildren(info, flow, volume, reporting, corrections, calibrations, history, changes);
+  const manual = card("meter-manual", t("manual_readings"), true);
+  view.replaceChildren(info, flow, volume, manual, reporting, corrections, calibrations, history, changes);
   const id = encodeURIComponent(meterId);
   guarded(info, async (s) => {
     const meter = await api(`/api/v1/meters/${id}`);
@@ -37,6 +38,7 @@ async function meterPage(meterId) {
     fill(s, h("div", { class: "chart" }, barChart(days.map((d) => ({ label: d.day, v: Number(d.reported_m3), muted: d.method !== "metered" })), t("m3"))));
   });
   guarded(corrections, (s) => correctionsCard(s, id));
+  guarded(manual, (s) => manualCard(s, id));
   guarded(reporting, async (s) => {
     const days = await api(`/api/v1/meters/${id}/days?days=7`);
     const share = (v) => (v === null ? "—" : `${Math.round(v * 1000) / 10}%`);
@@ -130,4 +132,65 @@ async function correctionsCard(section, id) {
     h("label", { for: "correction-evidence" }, t("evidence")), h("input", { id: "correction-evidence", name: "evidence" }),
     h("button", { type: "submit" }, t("record_correction")), error);
   fill(section, shown.length ? h("p", { class: "corrected-days" }, shown.join(" · ")) : null, list, form);
+}
+
+
+// Manual readings (人工抄表): what an inspector copied from the meter's display, each with the volume of
+// its local day as reports count it; an operator enters one here, or uploads a batch (CSV or XLSX).
+async function manualCard(section, id) {
+  const page = await api(`/api/v1/meters/${id}/manual-readings?limit=50`);
+  const dayList = page.items.map((r) => r.day).sort();  // local days, in the service's time zone
+  const days = dayList.length
+    ? await api(`/api/v1/meters/${id}/daily-volumes?from=${dayList[0]}&to=${dayList[dayList.length - 1]}`) : [];
+  const volumeOf = Object.fromEntries(days.map((d) => [d.day, d.reported_m3]));
+  const reload = () => guarded(section, (s) => manualCard(s, id));
+  const rows = page.items.map((r) => h("tr", { "data-ts": r.ts }, h("td", {}, when(r.ts)), h("td", { class: "num" }, r.total_m3),
+    h("td", { class: "num day-volume" }, volumeOf[r.day] ?? "—"), h("td", {}, r.read_by), h("td", {}, r.photo_ref || "—"),
+    h("td", {}, `${r.entered_by} ${when(r.entered_at)}`)));
+  const list = rows.length
+    ? h("div", { class: "scroll" }, table([t("read_at"), t("totalizer_m3"), t("day_volume"), t("read_by"), t("photo_ref"), t("entered_by")], rows))
+    : h("p", { class: "muted" }, t("none"));
+  if (!canAct()) return fill(section, list);
+  const error = h("p", { class: "error", role: "alert" });
+  const outcome = h("div", { class: "manual-outcome" });
+  const form = h("form", { id: "manual-form", onsubmit: async (event) => {
+    event.preventDefault();
+    const body = { read_at: form.elements.read_at.value, totalizer_m3: form.elements.totalizer_m3.value,
+      read_by: form.elements.read_by.value || null, photo_ref: form.elements.photo_ref.value || null };
+    try {
+      await api(`/api/v1/meters/${id}/manual-readings`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+      reload();
+    } catch (e) { error.textContent = e.message; }
+  } },
+    h("label", { for: "manual-read-at" }, t("read_at")), h("input", { id: "manual-read-at", name: "read_at", type: "datetime-local", required: true }),
+    h("label", { for: "manual-total" }, t("totalizer_m3")), h("input", { id: "manual-total", name: "totalizer_m3", type: "number", min: "0", step: "any", required: true }),
+    h("label", { for: "manual-read-by" }, t("read_by")), h("input", { id: "manual-read-by", name: "read_by" }),
+    h("label", { for: "manual-photo" }, t("photo_ref")), h("input", { id: "manual-photo", name: "photo_ref" }),
+    h("button", { type: "submit" }, t("record_manual")), error);
+  const upload = h("p", {}, t("manual_batch"), " ", h("a", { href: "#", onclick: async (event) => {
+    event.preventDefault();
+    const token = sessionStorage.getItem("intake.token");
+    const response = await fetch("/api/v1/manual-readings/template", { headers: { Authorization: `Bearer ${token}` } });
+    const link = h("a", { href: URL.createObjectURL(await response.blob()), download: "manual-readings-template.csv" });
+    link.click();
+  } }, t("download_template")), " ",
+  h("input", { type: "file", id: "manual-file", accept: ".csv,.xlsx", onchange: async (event) => {
+    error.textContent = "";
+    const file = event.target.files[0];
+    const media = file.name.toLowerCase().endsWith(".xlsx") ? "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" : "text/csv";
+    try {
+      const done = await api("/api/v1/manual-readings", { method: "POST", headers: { "Content-Type": media }, body: await file.arrayBuffer() });
+      const refused = done.refused.map((r) => h("tr", {}, h("td", { class: "num" }, r.row), h("td", {}, r.meter_id || "—"), h("td", {}, r.reason), h("td", {}, r.message)));
+      outcome.replaceChildren(h("p", { class: "batch-summary" }, `${t("stored")} ${done.stored} · ${t("already_stored")} ${done.already_stored} · ${t("refused")} ${done.refused.length}`),
+        refused.length ? table([t("row"), t("meter"), t("reason"), t("message")], refused) : "");
+      if (done.stored) await reloadKeeping(section, id, outcome);
+    } catch (e) { error.textContent = e.message; }
+  } }));
+  fill(section, list, form, upload, outcome);
+}
+
+// After a batch: the list again, with the batch's outcome still shown under it.
+async function reloadKeeping(section, id, outcome) {
+  await guarded(section, (s) => manualCard(s, id));
+  section.appendChild(outcome);
 }

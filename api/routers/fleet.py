@@ -80,6 +80,8 @@ def annual_volumes(
             signed_by=v.signed_by,
             computed_m3=v.computed_m3,
             pending_revision=v.pending_revision,
+            manual_readings=v.manual_readings,
+            method_label=v.method_label,
         )
         for code, volumes in sorted(annual.items())
         if (intake_code is None or code == intake_code) and (inside is None or code in inside)

@@ -91,3 +91,15 @@ def test_an_estimate_is_built_only_from_credible_days_and_says_from_what() -> No
     with_flag = annual_volume(2025, date(2025, 7, 31), [flagged], [(date(2025, 7, 1), None)], None)
     assert with_flag.estimated_days == 1 and with_flag.volume_m3 == Decimal(310)  # filled at 10, not 50,000
     assert "1 flagged days (implausible or stuck totalizer) not counted" in with_flag.basis
+
+
+def test_a_year_metered_by_hand_says_so_in_its_method_and_basis() -> None:
+    by_hand = annual_volume(2025, date(2026, 3, 1), full_year(), ALWAYS, Decimal(100), manual_readings=12)
+    assert by_hand.method is Method.METERED and by_hand.method_label == "监测计量（人工抄表）"
+    assert "12 reading(s) of the year entered by hand" in by_hand.basis
+    online = annual_volume(2025, date(2026, 3, 1), full_year(), ALWAYS, Decimal(100))
+    assert online.method_label == "监测计量" and "by hand" not in online.basis
+    few = annual_volume(
+        2025, date(2026, 3, 1), full_year(missing={1: 31, 2: 28}), ALWAYS, None, manual_readings=2
+    )
+    assert few.method is Method.ESTIMATED and few.method_label == "推算"  # an estimate stays an estimate

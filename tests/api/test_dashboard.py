@@ -520,6 +520,80 @@ def test_an_empty_registry_shows_what_to_do_first(
         drop_database(postgres, name)
 
 
+def test_an_operator_enters_manual_readings_and_sees_the_days_volume(
+    browser: WebDriver, server: str, county_url: str, tokens: dict[Role, str], tmp_path: Path
+) -> None:
+    """人工抄表 on a meter that never reported: two readings from the form, the day's volume shown is
+    the one reports count; then a batch file whose bad row is named and whose good row is stored."""
+    with psycopg.connect(county_url) as conn:
+        row = conn.execute(
+            "SELECT meter_id FROM meters m WHERE removed_on IS NULL "
+            "AND installed_on < now() - interval '30 days' "
+            "AND NOT EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = m.meter_id) ORDER BY 1 LIMIT 1"
+        ).fetchone()
+    assert row is not None
+    meter = row[0]
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(f"{server}/#/meter/{meter}")
+    wait_for(browser, "#meter-manual p.muted, #meter-manual table")
+    assert browser.find_elements(By.ID, "manual-form") == []  # an auditor only reads
+
+    fresh(browser, server, tokens[Role.OPERATOR])
+    browser.get(f"{server}/#/meter/{meter}")
+    today = date.today()
+    first, second = today - timedelta(days=3), today - timedelta(days=1)
+    for when, total, rows in ((first, "1000", 1), (second, "1048", 2)):
+        form = wait_for(browser, "#manual-form")
+        browser.execute_script(
+            "document.getElementById('manual-read-at').value = arguments[0]", f"{when.isoformat()}T08:00"
+        )
+        form.find_element(By.ID, "manual-total").send_keys(total)
+        form.find_element(By.ID, "manual-read-by").send_keys("张三")
+        form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+            lambda d: len(d.find_elements(By.CSS_SELECTOR, "#meter-manual tbody tr")) == rows  # noqa: B023
+        )
+    auditor = bearer(tokens[Role.AUDITOR])
+    days = httpx.get(
+        f"{server}/api/v1/meters/{meter}/daily-volumes",
+        headers=auditor,
+        params={"from": first.isoformat(), "to": second.isoformat()},
+    ).json()
+    by_day = {d["day"]: d["reported_m3"] for d in days}
+    assert float(by_day[first.isoformat()]) == 16.0  # 08:00 to midnight: 16 of the interval's 48 hours
+    assert sum(float(v) for v in by_day.values()) == 48.0  # 16 + 24 + 8: exactly what the register passed
+    shown = {
+        tr.find_element(By.CSS_SELECTOR, "td.num:nth-child(2)").text: tr.find_element(
+            By.CSS_SELECTOR, "td.day-volume"
+        ).text
+        for tr in browser.find_elements(By.CSS_SELECTOR, "#meter-manual tbody tr")
+    }
+    assert shown == {"1000": by_day[first.isoformat()], "1048": by_day[second.isoformat()]}, shown
+    got = httpx.get(
+        f"{server}/api/v1/meters/{meter}/readings",
+        headers=auditor,
+        params={"from": f"{first.isoformat()}T00:00:00+08:00", "to": f"{today.isoformat()}T00:00:00+08:00"},
+    )
+    assert got.status_code == 200, got.text
+    assert [(r["manual"], r["read_by"]) for r in got.json()["items"]] == [(True, "张三"), (True, "张三")]
+
+    batch = tmp_path / "readings.csv"
+    batch.write_text(
+        "计量设施编号,抄表时间,表底数(m³),抄表人\n"
+        f"{meter},{(today - timedelta(days=5)).isoformat()} 08:00,990,李四\n"
+        f"{meter},{(today - timedelta(days=4)).isoformat()} 08:00,不是数字,李四\n",
+        encoding="utf-8",
+    )
+    browser.find_element(By.ID, "manual-file").send_keys(str(batch))
+    summary = wait_for(browser, "#meter-manual .batch-summary")
+    assert "已写入 1" in summary.text and "未写入 1" in summary.text
+    refused = browser.find_element(By.CSS_SELECTOR, "#meter-manual .manual-outcome table").text
+    assert "不是数字" in refused and "bad_row" in refused
+    WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#meter-manual tbody tr")) >= 3
+    )
+
+
 def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:
     stranger = "itk_" + "y" * 43
     assert httpx.get(server + "/api/v1/me", headers=bearer(tokens[Role.ADMIN])).status_code == 200

@@ -61,6 +61,19 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
         {"json": {"day": "2026-01-01", "kind": "invalid", "reason": "a test"}},
     ),
     ("POST", "/api/v1/corrections/{correction_id}/revoke"): (AUD, {"json": {"reason": "a test"}}),
+    ("GET", "/api/v1/meters/{meter_id}/manual-readings"): (AUD, {}),
+    ("POST", "/api/v1/meters/{meter_id}/manual-readings"): (
+        OPS,
+        {"json": {"read_at": "2026-01-01T09:00+08:00", "totalizer_m3": "1"}},
+    ),
+    ("POST", "/api/v1/manual-readings"): (
+        OPS,
+        {
+            "content": "计量设施编号,抄表时间,表底数(m³),抄表人\n".encode(),
+            "headers": {"Content-Type": "text/csv"},
+        },
+    ),
+    ("GET", "/api/v1/manual-readings/template"): (AUD, {}),
     ("POST", "/api/v1/registry/import"): (ADM, {"content": b"", "headers": {"Content-Type": "text/plain"}}),
     ("GET", "/api/v1/findings"): (AUD, {}),
     ("GET", "/api/v1/findings/{finding_id}"): (AUD, {}),

@@ -307,6 +307,8 @@ def _state(world: World) -> tuple[Any, ...]:
             conn.execute("SELECT id, state FROM submissions ORDER BY id").fetchall(),
             conn.execute("SELECT code FROM intakes ORDER BY code").fetchall(),
             conn.execute("SELECT id FROM duplicate_reviews ORDER BY id").fetchall(),
+            conn.execute("SELECT count(*) FROM readings").fetchall(),
+            conn.execute("SELECT meter_id, ts FROM manual_readings ORDER BY 1, 2").fetchall(),
         )
 
 
@@ -338,6 +340,11 @@ def test_a_county_operator_changes_nothing_in_another_county(client: TestClient,
             {"day": "2026-01-03", "kind": "invalid", "reason": "x"},
         ),
         ("POST", f"/api/v1/corrections/{correction}/revoke", {"reason": "x"}),
+        (
+            "POST",
+            f"/api/v1/meters/{b_meter}/manual-readings",
+            {"read_at": "2026-01-01T09:00+08:00", "totalizer_m3": "1"},
+        ),
         ("POST", f"/api/v1/findings/{b_finding}/rectify", rectify),
         ("POST", f"/api/v1/findings/{b_finding}/close", {"note": "done"}),
         ("POST", "/api/v1/meters", sneak),
@@ -420,6 +427,8 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/spot-checks  GET /api/v1/spot-checks/{spot_check_id}  POST /api/v1/spot-checks
         POST /api/v1/spot-checks/{spot_check_id}/assign  POST /api/v1/spot-checks/{spot_check_id}/inspections
         GET /api/v1/progress  POST /api/v1/progress-reports  GET /api/v1/registry/template
+        GET /api/v1/meters/{meter_id}/manual-readings  POST /api/v1/meters/{meter_id}/manual-readings
+        POST /api/v1/manual-readings  GET /api/v1/manual-readings/template
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}

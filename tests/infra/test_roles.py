@@ -31,7 +31,10 @@ def refused(url: str, sql: str) -> bool:
         (MONITOR, "INSERT INTO readings (meter_id, ts, total_m3) VALUES ('x', now(), 1)"),
         (MONITOR, "UPDATE meters SET dn = 1"),
         (API, "SELECT * FROM broker_accounts"),
-        (API, "INSERT INTO readings (meter_id, ts, total_m3) VALUES ('x', now(), 1)"),
+        # it adds manual readings (人工抄表) but never alters or removes a stored one
+        (API, "UPDATE readings SET total_m3 = 0"),
+        (API, "DELETE FROM readings"),
+        (API, "DELETE FROM manual_readings"),
         (API, "DELETE FROM findings"),
         (READER, "SELECT * FROM api_users"),
         (READER, "INSERT INTO readings (meter_id, ts, total_m3) VALUES ('x', now(), 1)"),
