@@ -101,21 +101,40 @@ SELECT time_bucket(%(bucket)s::interval, ts, %(tz)s) AS bucket, count(*) AS read
 FROM readings WHERE meter_id = %(meter)s AND ts >= %(from)s AND ts < %(to)s
 GROUP BY 1 ORDER BY 1"""
 
-REJECTED = """
-SELECT id, received_at, source, meter_id, topic, peer, element, reason, message,
-       CASE WHEN source = 'mqtt' THEN 'text' ELSE 'hex' END AS payload_encoding,
-       CASE WHEN source = 'mqtt' THEN encode(payload, 'escape') ELSE upper(encode(payload, 'hex')) END AS payload,
-       count(*) OVER () AS total
-FROM rejected_messages r
-WHERE (%(scope)s::text IS NULL OR EXISTS (  -- what names no meter of the caller's: only for all divisions
+# Which rejected rows a caller sees (the list and the summary alike).
+REJECTED_WHERE = """
+(%(scope)s::text IS NULL OR EXISTS (  -- what names no meter of the caller's: only for all divisions
           SELECT 1 FROM meters m JOIN intakes i ON i.code = m.intake_code
           WHERE m.meter_id = r.meter_id AND in_scope(i.division_code, %(scope)s)))
   AND (%(reason)s::text IS NULL OR reason = %(reason)s)
   AND (%(source)s::text IS NULL OR source = %(source)s)
   AND (%(meter)s::text IS NULL OR meter_id = %(meter)s)
   AND (%(from)s::timestamptz IS NULL OR received_at >= %(from)s)
-  AND (%(to)s::timestamptz IS NULL OR received_at < %(to)s)
+  AND (%(to)s::timestamptz IS NULL OR received_at < %(to)s)"""
+REJECTED = (
+    """
+SELECT id, received_at, source, meter_id, topic, peer, element, reason, message,
+       CASE WHEN source = 'szy206' THEN 'hex' ELSE 'text' END AS payload_encoding,
+       CASE WHEN source = 'szy206' THEN upper(encode(payload, 'hex')) ELSE encode(payload, 'escape') END AS payload,
+       replayed_at, replay_result, count(*) OVER () AS total
+FROM rejected_messages r WHERE"""
+    + REJECTED_WHERE
+    + """
 ORDER BY received_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s"""
+)
+# Per meter and reason: how many, how many still wait for a replay, the first and the last.
+REJECTED_SUMMARY = (
+    """
+SELECT meter_id, reason, count(*) AS rejected, count(*) FILTER (WHERE replayed_at IS NULL) AS waiting,
+       min(received_at) AS first_received_at, max(received_at) AS last_received_at,
+       count(*) OVER () AS total
+FROM rejected_messages r WHERE"""
+    + REJECTED_WHERE
+    + """
+GROUP BY meter_id, reason
+ORDER BY count(*) FILTER (WHERE replayed_at IS NULL) DESC, max(received_at) DESC, meter_id, reason
+LIMIT %(limit)s OFFSET %(offset)s"""
+)
 
 FINDINGS = """
 SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code,

@@ -367,8 +367,38 @@ class RejectedOut(BaseModel):
     message: str
     payload_encoding: Literal["text", "hex"]
     payload: str = Field(
-        description="as received: MQTT payloads as text (bytes outside ASCII escaped), frames in hex"
+        description="as received: MQTT payloads (and manual entries) as text (bytes outside ASCII "
+        "escaped), SZY 206 frames in hex"
     )
+    replayed_at: datetime | None = Field(None, description="when a replay stored what it refused")
+    replay_result: str | None = Field(None, description="what that replay stored")
+
+
+class RejectedSummaryOut(BaseModel):
+    meter_id: str | None = Field(description="the meter named; null when none could be named")
+    reason: str
+    rejected: int
+    waiting: int = Field(description="not yet replayed")
+    first_received_at: datetime
+    last_received_at: datetime
+
+
+class ReplayIn(Strict):
+    meter_id: str | None = Field(None, max_length=200, description="only this meter's messages")
+    reason: str | None = Field(None, max_length=64, description="only rows refused for this reason code")
+    since: datetime | None = Field(None, description="only messages received at or after this time")
+
+
+class ReplayOut(BaseModel):
+    messages: int = Field(description="kept messages decoded and stored again")
+    rows_resolved: int = Field(description="rejected rows whose refusal is gone: now stored, marked replayed")
+    rows_still_refused: int
+    stored: int = Field(description="readings stored")
+    duplicates: int = Field(description="readings already stored (nothing twice)")
+    conflicts: int
+    new_refusals: int = Field(description="refusals a replay found that no row recorded, now kept")
+    still_refused: dict[str, int] = Field(description="why rows stay refused: reason -> rows")
+    more: bool = Field(description="the limit of one replay was reached: replay again for the rest")
 
 
 class UserOut(BaseModel):

@@ -40,12 +40,15 @@ CHUNK = 200
 # it, not a reading whose cause can go away: a replay (which has no connection) leaves it as it is.
 NEVER_REPLAYED = (str(Reason.RTU_MISMATCH),)
 CANDIDATES = """
-SELECT id, received_at, source, topic, peer, payload, element FROM rejected_messages
+SELECT id, received_at, source, topic, peer, payload, element FROM rejected_messages r
 WHERE replayed_at IS NULL AND reason <> ALL(%(never)s)
   AND (%(reason)s::text IS NULL OR reason = %(reason)s)
   AND (%(meter)s::text IS NULL OR meter_id = %(meter)s)
   AND (%(since)s::timestamptz IS NULL OR received_at >= %(since)s)
-ORDER BY id"""
+  AND (%(scope)s::text IS NULL OR EXISTS (  -- a division's user: what names a meter of its own (now)
+          SELECT 1 FROM meters m JOIN intakes i ON i.code = m.intake_code
+          WHERE m.meter_id = r.meter_id AND in_scope(i.division_code, %(scope)s)))
+ORDER BY id LIMIT %(limit)s"""
 MARK = "UPDATE rejected_messages SET replayed_at = now(), replay_result = %s WHERE id = ANY(%s)"
 
 
@@ -59,6 +62,7 @@ class Replayed:
     conflicts: int = 0
     new_refusals: int = 0
     still: Counter[str] = field(default_factory=Counter)  # why rows stay refused
+    more: bool = False  # the row limit was reached: more may wait for the next run
 
 
 @dataclass
@@ -91,16 +95,28 @@ def replay(
     meter: str | None = None,
     since: datetime | None = None,
     progress: Progress = lambda _line: None,
+    scope: str | None = None,
+    limit: int | None = None,
 ) -> Replayed:
-    """Replay the unreplayed rejected messages that match; ``conn`` in autocommit mode."""
+    """Replay the unreplayed rejected messages that match; ``conn`` in autocommit mode. ``scope``: only
+    those naming a meter inside that division; ``limit``: at most that many rejected rows (the rest
+    wait for the next run, ``more`` says so)."""
     kept: dict[tuple[datetime, str, str | None, bytes], _Kept] = {}
-    query = {"reason": reason, "meter": meter, "since": since, "never": list(NEVER_REPLAYED)}
-    for row_id, received_at, source, topic, peer, payload, element in conn.execute(CANDIDATES, query):
+    query = {
+        "reason": reason,
+        "meter": meter,
+        "since": since,
+        "never": list(NEVER_REPLAYED),
+        "scope": scope,
+        "limit": limit,
+    }
+    rows = conn.execute(CANDIDATES, query).fetchall()
+    for row_id, received_at, source, topic, peer, payload, element in rows:
         key = (received_at, source, topic, bytes(payload))
         item = _Kept(received_at, Source(source), topic, peer, bytes(payload))
         kept.setdefault(key, item).rows[row_id] = element
     registered = load_registered(conn, zone)
-    done = Replayed()
+    done = Replayed(more=limit is not None and len(rows) == limit)
     messages = list(kept.values())
     for start in range(0, len(messages), CHUNK):
         chunk = messages[start : start + CHUNK]

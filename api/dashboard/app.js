@@ -309,6 +309,7 @@ function route() {
   if (hash === "#/map") return mapPage();
   if (hash === "#/findings") return findingsPage();
   if (hash === "#/review") return reviewPage();
+  if (hash === "#/rejected") return rejectedPage();
   return overview();
 }
 

@@ -3,6 +3,10 @@
 "use strict";
 const LABELS = {
   zh: {
+    nav_rejected: "拒收消息", rejected_summary: "拒收消息（按计量设施和原因）", rejected_list: "拒收的消息（最新 50 条）", waiting: "待处理",
+    rejected_count: "条数", last_received: "最近接收", show: "查看", replay: "重新处理", replay_all: "全部重新处理", received_at: "接收时间",
+    source: "来源", payload: "原始内容", replayed: "已重新处理", replayed_messages: "重新处理消息", rows_resolved: "已解决",
+    readings_stored: "写入读数", still_refused: "仍拒收", replay_more: "还有未处理的，请再点一次",
     manual_readings: "人工抄表", read_at: "抄表时间", totalizer_m3: "表底数(m³)", day_volume: "当日水量(m³)", read_by: "抄表人",
     photo_ref: "照片编号", record_manual: "录入抄表读数", manual_batch: "批量录入（CSV 或 XLSX，表头：计量设施编号、抄表时间、表底数(m³)、抄表人、照片编号）：",
     stored: "已写入", already_stored: "已存在", refused: "未写入", row: "行", message: "说明", entered_by: "录入人",
@@ -47,6 +51,10 @@ const LABELS = {
     not_watched: "—：状态监测尚未覆盖该时段（首次状态记录之前），不计为离线。", partial_day: "*：当天未结束，按已过时段计算。",
   },
   en: {
+    nav_rejected: "Rejected", rejected_summary: "Rejected messages by meter and reason", rejected_list: "Rejected messages (latest 50)", waiting: "Waiting",
+    rejected_count: "Rows", last_received: "Last received", show: "Show", replay: "Replay", replay_all: "Replay all", received_at: "Received",
+    source: "Source", payload: "Payload", replayed: "Replayed", replayed_messages: "messages replayed", rows_resolved: "resolved",
+    readings_stored: "readings stored", still_refused: "still refused", replay_more: "more wait: replay again",
     manual_readings: "Manual readings", read_at: "Read at", totalizer_m3: "Totalizer (m³)", day_volume: "Day's volume (m³)", read_by: "Read by",
     photo_ref: "Photo", record_manual: "Record the reading", manual_batch: "A batch (CSV or XLSX with the headers 计量设施编号, 抄表时间, 表底数(m³), 抄表人, 照片编号):",
     stored: "stored", already_stored: "already stored", refused: "refused", row: "Row", message: "Message", entered_by: "Entered by",

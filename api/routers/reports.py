@@ -15,13 +15,11 @@ from api import queries
 from api.deps import Auditor, Caller, Config, Db
 from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
-from api.paging import Page, Paging, page_of, slice_page
-from api.params import EARLIEST, Filter, IsoDate, IsoDateTime
+from api.paging import Page, Paging, slice_page
+from api.params import EARLIEST, IsoDate
 from api.problems import responses
-from api.schemas import ComplianceOut, IssuedExportOut, RejectedOut
+from api.schemas import ComplianceOut, IssuedExportOut
 from api.strict import strict_request
-from devices.readings import Reason
-from ingest.message import Source
 
 router = APIRouter(
     tags=["reports"],
@@ -138,25 +136,6 @@ def issued_export(caller: Auditor, db: Db, digest: str) -> IssuedExportOut:
 def _issued(db: Db, caller: Caller, digest: str) -> IssuedExportOut:
     found = eq.find(db, digest, caller.division)
     return IssuedExportOut(**found, issued=True) if found else IssuedExportOut(sha256=digest, issued=False)
-
-
-@router.get("/rejected", response_model=Page[RejectedOut])
-def rejected(
-    caller: Auditor,
-    db: Db,
-    page: Paging,
-    reason: Reason | None = None,
-    source: Source | None = None,
-    meter_id: Filter = None,
-    start: Annotated[IsoDateTime | None, Query(alias="from", description="received at or after")] = None,
-    end: Annotated[IsoDateTime | None, Query(alias="to", description="received before")] = None,
-) -> Page[RejectedOut]:
-    """Messages (or elements of arrays, or frames) the collector or the gateway refused, newest first,
-    with the raw input."""
-    params = caller.scoped(reason=reason, source=source, meter=meter_id, **page.model_dump())
-    params |= {"from": start, "to": end}
-    found, total = queries.paged(db, queries.REJECTED, params)
-    return page_of([RejectedOut(**r) for r in found], total, page)
 
 
 def _table(

@@ -5,10 +5,11 @@ rectifying and an auditor cannot, the language switch, the map."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +23,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from api import accounts
 from api.auth import Role
+from devices.topics import readings_topic
 from infra.browser import available, chromium, log_in, wait_for
 from infra.sandbox import PrivatePostgres
 from infra.testbed import api_server
@@ -592,6 +594,54 @@ def test_an_operator_enters_manual_readings_and_sees_the_days_volume(
     WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, "#meter-manual tbody tr")) >= 3
     )
+
+
+def test_an_operator_replays_rejected_messages_from_their_page(
+    browser: WebDriver, server: str, county_url: str, tokens: dict[Role, str]
+) -> None:
+    """Messages the database refused while it was not itself (db_refused) wait on the page by meter
+    and reason with their payload; a click replays them, their readings are stored once."""
+    with psycopg.connect(county_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT meter_id FROM meters m WHERE removed_on IS NULL "
+            "AND installed_on < now() - interval '30 days' "
+            "AND NOT EXISTS (SELECT 1 FROM readings r WHERE r.meter_id = m.meter_id) ORDER BY 1 DESC LIMIT 1"
+        ).fetchone()
+        assert row is not None
+        meter = row[0]
+        start = datetime.now(UTC) - timedelta(days=20)
+        payload = json.dumps(
+            [{"ts": (start + timedelta(hours=h)).isoformat(), "total_m3": 500 + h} for h in range(3)]
+        )
+        conn.execute(
+            "INSERT INTO rejected_messages (received_at, source, meter_id, topic, payload, reason, message) "
+            "VALUES (%s, 'mqtt', %s, %s, %s, 'db_refused', 'the database was read-only')",
+            (start + timedelta(hours=3), meter, readings_topic(meter), payload.encode()),
+        )
+    fresh(browser, server, tokens[Role.AUDITOR])
+    browser.get(f"{server}/#/rejected")
+    group = wait_for(browser, f"#rejected-summary tr.rejected-group[data-meter='{meter}']")
+    assert group.find_elements(By.CSS_SELECTOR, "button.replay") == []  # an auditor only reads
+    code = browser.find_element(By.CSS_SELECTOR, "#rejected-list code.payload")
+    assert '"total_m3": 500' in code.text and code.get_attribute("title") == payload  # all of it on hover
+
+    fresh(browser, server, tokens[Role.OPERATOR])
+    browser.get(f"{server}/#/rejected")
+    group = wait_for(browser, f"#rejected-summary tr.rejected-group[data-meter='{meter}']")
+    assert group.find_element(By.CSS_SELECTOR, "td.waiting").text == "1"
+    group.find_element(By.CSS_SELECTOR, "button.replay").click()
+    outcome = WebDriverWait(browser, 10, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#rejected-summary .replay-outcome").text
+    )
+    assert "写入读数 3" in outcome, outcome
+    after = wait_for(browser, f"#rejected-summary tr.rejected-group[data-meter='{meter}'] td.waiting")
+    assert after.text == "0"
+    with psycopg.connect(county_url) as conn:
+        stored = conn.execute("SELECT count(*) FROM readings WHERE meter_id = %s", (meter,)).fetchone()
+        marked = conn.execute(
+            "SELECT count(*) FROM rejected_messages WHERE meter_id = %s AND replayed_at IS NOT NULL", (meter,)
+        ).fetchone()
+    assert stored == (3,) and marked == (1,)
 
 
 def test_the_server_log_has_no_token(server: str, server_log: Path, tokens: dict[Role, str]) -> None:

@@ -90,6 +90,8 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/verify/{digest}"): (AUD, {}),
     ("GET", "/api/v1/rejected"): (AUD, {}),
+    ("GET", "/api/v1/rejected/summary"): (AUD, {}),
+    ("POST", "/api/v1/rejected/replay"): (OPS, {"json": {"meter_id": "no-such-meter"}}),
     ("GET", "/api/v1/submissions"): (AUD, {}),
     ("POST", "/api/v1/submissions"): (OPS, {"json": {"year": 2026}}),
     ("GET", "/api/v1/submissions/{submission_id}"): (AUD, {}),

@@ -169,6 +169,7 @@ LISTS: dict[str, Any] = {
     "/api/v1/permits": lambda item, w: set(item["intakes"] or []),
     "/api/v1/compliance": lambda item, w: set(item["intakes"]),
     "/api/v1/rejected": lambda item, w: {w.meter_intake.get(item["meter_id"])},
+    "/api/v1/rejected/summary": lambda item, w: {w.meter_intake.get(item["meter_id"])},
     "/api/v1/duplicates": lambda item, w: {item["intake_a"]["code"], item["intake_b"]["code"]},
     "/api/v1/duplicates/reviews": lambda item, w: {item["intake_a"], item["intake_b"]},
 }
@@ -187,7 +188,7 @@ def test_a_list_holds_exactly_the_division(client: TestClient, world: World, sco
         assert seen_codes == {i for i in world.meter_intake.values() if world.sees(scope, i)}
     if path == "/api/v1/findings":
         assert seen_codes == {i for i in world.finding_intake.values() if world.sees(scope, i)}
-    if path == "/api/v1/rejected":  # a message naming no meter is for all divisions only
+    if path in ("/api/v1/rejected", "/api/v1/rejected/summary"):  # naming no meter: all divisions only
         assert (None in seen) == (scope == "all")
         assert len(items) == {"A": 1, "B": 1, "city": 2, "all": 3}[scope]
     if path == "/api/v1/duplicates":
@@ -428,7 +429,7 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/spot-checks/{spot_check_id}/assign  POST /api/v1/spot-checks/{spot_check_id}/inspections
         GET /api/v1/progress  POST /api/v1/progress-reports  GET /api/v1/registry/template
         GET /api/v1/meters/{meter_id}/manual-readings  POST /api/v1/meters/{meter_id}/manual-readings
-        POST /api/v1/manual-readings  GET /api/v1/manual-readings/template
+        POST /api/v1/manual-readings  GET /api/v1/manual-readings/template  POST /api/v1/rejected/replay
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
