@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 
 class ProblemType(StrEnum):
@@ -37,26 +38,63 @@ class Severity(StrEnum):
     ALERT = "alert"  # the condition holds
 
 
+Evidence = Mapping[str, str | int | float | list[str]]
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One rule's verdict on one intake, with the numbers and dates it rests on.
+    """One rule's verdict on one intake, or on one permit and every intake it covers (a permit-level
+    problem: ``intake_code`` None, ``subject`` ``permit:<no>``, the intakes in ``evidence["intakes"]``,
+    in the division holding them all), with the numbers and dates it rests on.
 
-    A finding is identified by (intake, rule): re-detection updates the open one, never adds another.
+    A finding is identified by (intake or subject, rule): re-detection updates the open one, never
+    adds another.
     """
 
     rule: str
     problem: ProblemType
     severity: Severity
-    intake_code: str
+    intake_code: str | None
     detected_on: date
     description: str  # for the ledger's 问题描述, in the forms' language
-    evidence: Mapping[str, str | int | float] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=dict)
     permit_no: str | None = None
     meter_id: str | None = None
+    subject: str | None = None  # a permit-level finding: permit:<no>
+    division_code: str | None = None  # a permit-level finding: the division holding its intakes
 
     @property
     def key(self) -> tuple[str, str]:
-        return (self.intake_code, self.rule)
+        return (self.intake_code or self.subject or "", self.rule)
+
+
+def permit_subject(permit_no: str) -> str:
+    return f"permit:{permit_no}"
+
+
+# A stronger finding about the same subject supersedes a weaker one of the same kind: an intake
+# already over its permit (超许可) is not also told it is projected over it (预计超许可).
+SUPERSEDES: dict[str, tuple[str, ...]] = {
+    "over_permit": ("projected_over_permit",),
+    "permit_expired": ("permit_expiring",),
+}
+SUPERSEDED_BY = {weak: strong for strong, weaker in SUPERSEDES.items() for weak in weaker}
+
+
+def strongest(found: Sequence[Finding]) -> list[Finding]:
+    """``found`` without the findings a stronger one about the same subject supersedes."""
+    present = {f.key for f in found}
+    return [
+        f for f in found if f.rule not in SUPERSEDED_BY or (f.key[0], SUPERSEDED_BY[f.rule]) not in present
+    ]
+
+
+def covered_intakes(row: Mapping[str, Any]) -> list[str]:
+    """The intakes a stored finding (a row of the ledger) is about: its own, or its permit's."""
+    if row.get("intake_code"):
+        return [str(row["intake_code"])]
+    listed = (row.get("evidence") or {}).get("intakes") or []
+    return [str(code) for code in listed]
 
 
 @dataclass(frozen=True, slots=True)

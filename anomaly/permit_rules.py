@@ -7,8 +7,9 @@ from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from anomaly.findings import Finding, ProblemType, Severity
+from anomaly.findings import Evidence, Finding, ProblemType, Severity, permit_subject
 from anomaly.thresholds import Thresholds
+from devices.divisions import common_division
 from devices.model import ConstructionStatus, Intake, Meter, Permit
 
 WAN = Decimal(10_000)
@@ -29,6 +30,60 @@ def _percent(share: Decimal) -> str:
     return "∞" if not share.is_finite() else f"{share * 100:.1f}%"
 
 
+def for_permit(
+    rule: str,
+    problem: ProblemType,
+    severity: Severity,
+    permit: Permit,
+    intakes: Sequence[Intake],
+    as_of: date,
+    description: str,
+    evidence: Evidence,
+    each: Mapping[str, Evidence] | None = None,
+) -> list[Finding]:
+    """A permit's problem as one finding for the permit, listing its intakes (``each``: an intake's own
+    figures); one per intake only when no one division holds them all (a permit across provinces)."""
+    division = common_division(i.division_code for i in intakes)
+    if division is None:
+        return [
+            Finding(
+                rule,
+                problem,
+                severity,
+                i.code,
+                as_of,
+                description,
+                {**evidence, **((each or {}).get(i.code) or {})},
+                permit.permit_no,
+            )
+            for i in intakes
+        ]
+    codes = sorted(i.code for i in intakes)
+    more = "等" if len(codes) > 5 else ""
+    listed: dict[str, str | int | float | list[str]] = {
+        **evidence,
+        "intakes": codes,
+        "name": f"取水许可证{permit.permit_no}（{len(codes)}个取水口：{'、'.join(codes[:5])}{more}）",
+    }
+    for code, figures in sorted((each or {}).items()):
+        for key, value in figures.items():
+            listed[f"{key}:{code}"] = value
+    return [
+        Finding(
+            rule,
+            problem,
+            severity,
+            None,
+            as_of,
+            description,
+            listed,
+            permit.permit_no,
+            subject=permit_subject(permit.permit_no),
+            division_code=division,
+        )
+    ]
+
+
 def over_permit(
     permit: Permit, intakes: Sequence[Intake], ytd_m3: Mapping[str, Decimal], as_of: date
 ) -> list[Finding]:
@@ -47,19 +102,18 @@ def over_permit(
         "share": _percent(share),
         "as_of": as_of.isoformat(),
     }
-    return [
-        Finding(
-            "over_permit",
-            ProblemType.OVER_PERMIT,
-            Severity.ALERT,
-            i.code,
-            as_of,
-            description,
-            {**evidence, "intake_m3": str(ytd_m3.get(i.code, Decimal(0)))},
-            permit.permit_no,
-        )
-        for i in intakes
-    ]
+    each: dict[str, Evidence] = {i.code: {"intake_m3": str(ytd_m3.get(i.code, Decimal(0)))} for i in intakes}
+    return for_permit(
+        "over_permit",
+        ProblemType.OVER_PERMIT,
+        Severity.ALERT,
+        permit,
+        intakes,
+        as_of,
+        description,
+        evidence,
+        each,
+    )
 
 
 def project_annual(
@@ -126,19 +180,16 @@ def projected_over_permit(
         "share": _percent(share),
         "method": method,
     }
-    return [
-        Finding(
-            "projected_over_permit",
-            ProblemType.OVER_PERMIT,
-            severity,
-            i.code,
-            as_of,
-            description,
-            evidence,
-            permit.permit_no,
-        )
-        for i in intakes
-    ]
+    return for_permit(
+        "projected_over_permit",
+        ProblemType.OVER_PERMIT,
+        severity,
+        permit,
+        intakes,
+        as_of,
+        description,
+        evidence,
+    )
 
 
 def permit_expiry(
@@ -149,38 +200,38 @@ def permit_expiry(
     th: Thresholds,
 ) -> list[Finding]:
     """Withdrawing after the permit expired (alert); a warning in the last days before it expires."""
-    findings = []
-    for intake in intakes:
-        if as_of > permit.valid_to:
-            after = withdrawn_since_expiry_m3.get(intake.code, Decimal(0))
-            if after > 0:
-                findings.append(
-                    Finding(
-                        "permit_expired",
-                        ProblemType.PERMIT_EXPIRED,
-                        Severity.ALERT,
-                        intake.code,
-                        as_of,
-                        f"取水许可证{permit.permit_no}已于{permit.valid_to}到期，到期后仍取水{after}m³",
-                        {"valid_to": permit.valid_to.isoformat(), "withdrawn_since_expiry_m3": str(after)},
-                        permit.permit_no,
-                    )
-                )
-        elif permit.valid_to - as_of <= timedelta(days=th.expiry_warning_days):
-            days = (permit.valid_to - as_of).days
-            findings.append(
-                Finding(
-                    "permit_expiring",
-                    ProblemType.PERMIT_EXPIRED,
-                    Severity.WARNING,
-                    intake.code,
-                    as_of,
-                    f"取水许可证{permit.permit_no}将于{permit.valid_to}到期（剩余{days}天），请及时办理延续",
-                    {"valid_to": permit.valid_to.isoformat(), "days_left": days},
-                    permit.permit_no,
-                )
-            )
-    return findings
+    if as_of > permit.valid_to:
+        withdrawing = [i for i in intakes if withdrawn_since_expiry_m3.get(i.code, Decimal(0)) > 0]
+        if not withdrawing:
+            return []
+        after = sum((withdrawn_since_expiry_m3[i.code] for i in withdrawing), Decimal(0))
+        return for_permit(
+            "permit_expired",
+            ProblemType.PERMIT_EXPIRED,
+            Severity.ALERT,
+            permit,
+            withdrawing,
+            as_of,
+            f"取水许可证{permit.permit_no}已于{permit.valid_to}到期，到期后仍取水{after}m³",
+            {"valid_to": permit.valid_to.isoformat(), "withdrawn_since_expiry_m3": str(after)},
+            {
+                i.code: {"withdrawn_since_expiry_m3": str(withdrawn_since_expiry_m3[i.code])}
+                for i in withdrawing
+            },
+        )
+    if permit.valid_to - as_of <= timedelta(days=th.expiry_warning_days):
+        days = (permit.valid_to - as_of).days
+        return for_permit(
+            "permit_expiring",
+            ProblemType.PERMIT_EXPIRED,
+            Severity.WARNING,
+            permit,
+            intakes,
+            as_of,
+            f"取水许可证{permit.permit_no}将于{permit.valid_to}到期（剩余{days}天），请及时办理延续",
+            {"valid_to": permit.valid_to.isoformat(), "days_left": days},
+        )
+    return []
 
 
 def unpermitted(intake: Intake, withdrawn_m3: Decimal, since: date, as_of: date) -> list[Finding]:

@@ -6,13 +6,13 @@ The Annex 2 and Annex 3 headers are the seed's own text, spelling included (test
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from anomaly.annual import AnnualVolume, Method
-from anomaly.findings import PROBLEM_LABELS, ProblemType
+from anomaly.findings import PROBLEM_LABELS, ProblemType, covered_intakes
 from anomaly.permit_rules import project_annual
 from anomaly.sweep import Snapshot, sum_years
 from anomaly.thresholds import Thresholds
@@ -160,31 +160,54 @@ def summary_rows(
     return rows
 
 
-def ledger_rows(findings: Sequence[Mapping[str, Any]], intakes: Mapping[str, Intake]) -> list[list[Any]]:
-    """Annex 3 (取水口整改提升情况表): one row per finding, oldest first."""
+def ledger_rows(
+    findings: Sequence[Mapping[str, Any]], intakes: Mapping[str, Intake], inside: frozenset[str] | None = None
+) -> list[list[Any]]:
+    """Annex 3 (取水口整改提升情况表) as the form has it: one row per intake and problem type, oldest
+    first. A permit's finding gives a row to each of its intakes (``inside``: only those); several
+    findings of one type on one intake share its row (descriptions and measures joined, the latest
+    deadline, 整改完成情况 the least advanced state). A finding about no intake (应登未登) is its own row."""
+    groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+    for f in findings:
+        codes = covered_intakes(f)
+        if not codes:
+            groups.setdefault((f["subject"] or "", f["problem"]), []).append(f)
+        for code in codes:
+            if inside is None or code in inside:
+                groups.setdefault((code, f["problem"]), []).append(f)
     rows = []
-    for n, f in enumerate(findings, start=1):
-        intake = intakes.get(f["intake_code"])
-        if f["state"] == "closed":
-            done = f"已销号（{f['closed_by']}，{f['closed_on']:%Y-%m-%d}）：{f['close_note']}"
-        else:
-            done = "整改中" if f["state"] == "rectifying" else "未整改"
+    for n, ((code, problem), found) in enumerate(groups.items(), start=1):
+        intake = intakes.get(code)
+        first = found[0]
+        deadlines = [f["deadline"] for f in found if f["deadline"]]
         rows.append(
             [
                 n,
-                intake.name
-                if intake
-                else (f["evidence"] or {}).get("name") or f["intake_code"] or f["subject"],
-                intake.owner if intake else (f["evidence"] or {}).get("owner", ""),
-                PROBLEM_LABELS[ProblemType(f["problem"])],
-                f["description"],
-                f["measure"] or "",
-                f["responsible"] or "",
-                f["deadline"].isoformat() if f["deadline"] else "",
-                done,
+                intake.name if intake else (first["evidence"] or {}).get("name") or code,
+                intake.owner if intake else (first["evidence"] or {}).get("owner", ""),
+                PROBLEM_LABELS[ProblemType(problem)],
+                _joined(f["description"] for f in found),
+                _joined(f["measure"] for f in found),
+                _joined(f["responsible"] for f in found),
+                max(deadlines).isoformat() if deadlines else "",
+                _progress(found),
             ]
         )
     return rows
+
+
+def _joined(texts: Iterable[str | None]) -> str:
+    return "；".join(dict.fromkeys(t for t in texts if t))
+
+
+def _progress(found: Sequence[Mapping[str, Any]]) -> str:
+    """整改完成情况 of findings sharing a row: 未整改 while one is open, 整改中 while one is rectifying."""
+    states = {f["state"] for f in found}
+    if "open" in states:
+        return "未整改"
+    if "rectifying" in states:
+        return "整改中"
+    return _joined(f"已销号（{f['closed_by']}，{f['closed_on']:%Y-%m-%d}）：{f['close_note']}" for f in found)
 
 
 def compliance_rows(snapshot: Snapshot, th: Thresholds) -> list[list[Any]]:

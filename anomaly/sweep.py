@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from anomaly import meter_rules, permit_rules
 from anomaly.annual import MonthMeasured
-from anomaly.findings import Finding
+from anomaly.findings import Finding, strongest
 from anomaly.meter_rules import AlarmSeen, MeterDay, TotalizerEvent
 from anomaly.thresholds import Thresholds
 from devices.calibration import CalibrationPeriods, next_due
@@ -125,5 +125,6 @@ def _meter_findings(snapshot: Snapshot, periods: CalibrationPeriods, th: Thresho
 
 
 def evaluate(snapshot: Snapshot, periods: CalibrationPeriods, th: Thresholds) -> list[Finding]:
-    """Every finding the registry and the stored volumes support today."""
-    return _permit_findings(snapshot, th) + _meter_findings(snapshot, periods, th)
+    """Every finding the registry and the stored volumes support today, but those a stronger one
+    about the same subject supersedes."""
+    return strongest(_permit_findings(snapshot, th) + _meter_findings(snapshot, periods, th))

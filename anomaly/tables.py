@@ -18,6 +18,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from anomaly import queries, reports
 from anomaly.annual import four_year_average
+from anomaly.findings import covered_intakes
 from anomaly.provenance import SHEET as PROVENANCE_SHEET
 from anomaly.provenance import Provenance
 from anomaly.thresholds import Thresholds
@@ -69,12 +70,8 @@ def build(
         intakes = {
             i.code: i for i in (dq.record_from_row(Intake, r) for r in conn.execute(dq.select_all(Intake)))
         }
-        findings = [
-            f
-            for f in queries.list_findings(conn, scope=scope)
-            if f["intake_code"] is None or kept(f["intake_code"])
-        ]
-        return Table(kind, as_of, reports.LEDGER_HEADERS, reports.ledger_rows(findings, intakes))
+        findings = queries.list_findings(conn, scope=scope)
+        return Table(kind, as_of, reports.LEDGER_HEADERS, reports.ledger_rows(findings, intakes, inside))
     whole = queries.load_snapshot(conn, as_of, now, zone)
     snapshot = replace(whole, intakes=[i for i in whole.intakes if kept(i.code)])
     if kind == "registration":
@@ -88,7 +85,8 @@ def build(
         open_rules: dict[str, set[str]] = {}
         for f in queries.list_findings(conn):
             if f["state"] != "closed":
-                open_rules.setdefault(f["intake_code"], set()).add(f["rule"])
+                for code in covered_intakes(f):
+                    open_rules.setdefault(code, set()).add(f["rule"])
         running = reports.running_normally(snapshot, open_rules)
         return Table(kind, as_of, reports.SUMMARY_HEADERS, reports.summary_rows(snapshot, averages, running))
     if kind == "compliance":

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import Query
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, WithJsonSchema
 
 from api.errors import Unprocessable
 
@@ -33,6 +33,30 @@ def _iso_datetime(value: object) -> object:
 
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+# In a JSON body: written as text, never as a number of epoch seconds.
+_LOCAL = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:\d{2})?$"
+
+
+def _text_datetime(value: object) -> object:
+    if not isinstance(value, str) or not _DATETIME.fullmatch(value):
+        raise ValueError("use an RFC 3339 time with its offset, e.g. 2026-11-30T08:00:00+08:00")
+    return value
+
+
+def _local_datetime(value: object) -> object:
+    if not isinstance(value, str) or not re.fullmatch(_LOCAL, value):
+        raise ValueError("use a time as 2026-11-30T08:00 (local time) or with its offset (+08:00)")
+    return value
+
+
+BodyDateTime = Annotated[datetime, BeforeValidator(_text_datetime)]
+# A time a person read off a display: local time (INTAKE_TIMEZONE) unless it has an offset.
+LocalDateTime = Annotated[
+    datetime,
+    BeforeValidator(_local_datetime),
+    WithJsonSchema({"type": "string", "pattern": _LOCAL, "examples": ["2026-11-30T08:00"]}),
+]
 
 
 def year_begun(year: int, today: date) -> int:

@@ -148,8 +148,8 @@ WHERE (%(state)s::text IS NULL OR f.state = %(state)s)
   AND (%(problem)s::text IS NULL OR f.problem = %(problem)s)
   AND (%(severity)s::text IS NULL OR f.severity = %(severity)s)
   AND (%(rule)s::text IS NULL OR f.rule = %(rule)s)
-  AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s)
-  AND (%(county)s::text IS NULL OR i.county = %(county)s)
+  AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s OR f.evidence -> 'intakes' ? %(intake)s)
+  AND (%(county)s::text IS NULL OR coalesce(i.county, division_label(f.division_code)) = %(county)s)
   AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s)
 ORDER BY f.first_detected, f.id LIMIT %(limit)s OFFSET %(offset)s"""
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.auth import Role
+from api.params import BodyDateTime
 from devices.model import CalibrationResult, MeterType
 
 MeterStatusName = Literal["online", "offline", "never_reported"]
@@ -386,7 +387,7 @@ class RejectedSummaryOut(BaseModel):
 class ReplayIn(Strict):
     meter_id: str | None = Field(None, max_length=200, description="only this meter's messages")
     reason: str | None = Field(None, max_length=64, description="only rows refused for this reason code")
-    since: datetime | None = Field(None, description="only messages received at or after this time")
+    since: BodyDateTime | None = Field(None, description="only messages received at or after this time")
 
 
 class ReplayOut(BaseModel):

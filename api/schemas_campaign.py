@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from api.params import LocalDateTime
 from api.schemas import Strict
 
 IntakeCodeField = Field(min_length=1, max_length=64)
@@ -249,7 +250,7 @@ class ProgressReportIn(Strict):
 class ManualReadingIn(Strict):
     """One reading copied from the meter's display (人工抄表)."""
 
-    read_at: datetime = Field(description="when the display was read; without an offset, local time")
+    read_at: LocalDateTime = Field(description="when the display was read; without an offset, local time")
     totalizer_m3: Decimal = Field(
         ge=0, max_digits=24, decimal_places=6, description="the totalizer as read (表底数), in m³"
     )

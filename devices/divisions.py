@@ -48,6 +48,26 @@ def parent_of(code: str) -> str | None:
     return code[:2] + "0000" if level is Level.CITY else code[:4] + "00"
 
 
+def common_division(codes: Iterable[str | None]) -> str | None:
+    """The smallest division holding every one of ``codes`` (a county, their city, their province);
+    None when one is unknown or they lie in different provinces."""
+    found = list(codes)
+    if not found or any(c is None for c in found):
+        return None
+    ancestry = [_ancestry(c) for c in found if c is not None]
+    shared = [c for c in ancestry[0] if all(c in line for line in ancestry[1:])]
+    return shared[0] if shared else None
+
+
+def _ancestry(code: str) -> list[str]:
+    line: list[str] = []
+    current: str | None = code
+    while current is not None:
+        line.append(current)
+        current = parent_of(current)
+    return line
+
+
 @dataclass(frozen=True, slots=True)
 class Division:
     code: str

@@ -36,7 +36,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     print(
         f"sweep as of {as_of}: {counts['findings']} finding(s) hold; ledger: {counts['created']} new, "
-        f"{counts['updated']} updated, {counts['resolved']} resolved ({time.monotonic() - started:.1f} s)"
+        f"{counts['updated']} updated, {counts['resolved']} resolved, {counts['superseded']} superseded "
+        f"({time.monotonic() - started:.1f} s)"
     )
     if revisions:
         print(f"signed-off volumes: {revisions} new revision(s) wait for review")

@@ -53,7 +53,8 @@ def sweep_once(settings: RegistrySettings, compliance: bool, watchdog: Watchdog)
                 "; compliance: another sweep running"
                 if counts is None
                 else f"; compliance: {counts['findings']} finding(s), {counts['created']} new, "
-                f"{counts['updated']} updated, {counts['resolved']} resolved, {revisions} new revision(s)"
+                f"{counts['updated']} updated, {counts['resolved']} resolved, "
+                f"{counts['superseded']} superseded, {revisions} new revision(s)"
             )
     return line
 

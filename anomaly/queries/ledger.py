@@ -18,6 +18,7 @@ from anomaly.ledger import (
     SweepPlan,
     check_closing,
     check_rectifying,
+    superseded_note,
 )
 
 Conn = psycopg.Connection[Any]
@@ -26,22 +27,25 @@ SWEEP_LOCK = 0x66696E64  # "find": one sweep writes the ledger at a time, howeve
 # Arrays go in binary (%b): text arrays of tens of thousands of descriptions escape slowly as text.
 INSERT_FINDINGS = """
 INSERT INTO findings (rule, problem, severity, intake_code, permit_no, meter_id, description, evidence,
-                      first_detected, last_confirmed)
-SELECT r, p, s, i, pn, m, d, e, day, day
+                      first_detected, last_confirmed, subject, division_code)
+SELECT r, p, s, i, pn, m, d, e, day, day, sub, div
 FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[],
-            %b::date[]) AS u(r, p, s, i, pn, m, d, e, day)
-RETURNING id, intake_code, rule"""
+            %b::date[], %b::text[], %b::text[]) AS u(r, p, s, i, pn, m, d, e, day, sub, div)
+RETURNING id, coalesce(intake_code, subject), rule"""
 INSERT_EVENTS = """
 INSERT INTO finding_events (finding_id, at, actor, action, details)
 SELECT id, %s, %s, %s, details FROM unnest(%b::bigint[], %b::jsonb[]) AS u(id, details)"""
-# The sweeps' rules are per intake: findings about no intake (应登未登) are not theirs.
+# The sweep's findings: per intake, or per permit for its own rules; other findings about no intake
+# (应登未登, a campaign check's) are not its to change.
 OPEN_FINDINGS = """
-SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed
-FROM findings WHERE state <> 'closed' AND intake_code IS NOT NULL"""
+SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed, subject, permit_no
+FROM findings WHERE state <> 'closed' AND (intake_code IS NOT NULL OR rule = ANY(%s))"""
 UPDATE_FINDING = """
 UPDATE findings SET severity = %s, description = %s, evidence = %s, last_confirmed = %s,
-                    permit_no = %s, meter_id = %s
+                    permit_no = %s, meter_id = %s, division_code = coalesce(%s, division_code)
 WHERE id = %s"""
+SUPERSEDE_FINDING = """
+UPDATE findings SET state = 'closed', closed_on = %s, closed_by = 'system', close_note = %s WHERE id = %s"""
 RESOLVE_FINDING = """
 UPDATE findings SET state = 'closed', closed_on = %s, closed_by = 'system',
                     close_note = '条件已消除（自动销号）: the condition cleared'
@@ -61,7 +65,7 @@ SELECT f.id, f.state, f.problem, f.severity, f.rule, f.intake_code, f.permit_no,
        f.close_note, coalesce(i.division_code, f.division_code), f.subject, f.evidence
 FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
 WHERE (%(state)s::text IS NULL OR f.state = %(state)s) AND (%(problem)s::text IS NULL OR f.problem = %(problem)s)
-  AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s)
+  AND (%(intake)s::text IS NULL OR f.intake_code = %(intake)s OR f.evidence -> 'intakes' ? %(intake)s)
   AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s)
 ORDER BY f.first_detected, f.id"""
 LIST_COLUMNS = [
@@ -109,11 +113,12 @@ RETURNING id, (xmax = 0) AS created"""
 HISTORY = "SELECT at, actor, action, details FROM finding_events WHERE finding_id = %s ORDER BY at, id"
 
 
-def load_open(conn: Conn) -> dict[tuple[str, str], OpenFinding]:
-    rows = conn.execute(OPEN_FINDINGS).fetchall()
+def load_open(conn: Conn, rules: Sequence[str]) -> dict[tuple[str, str], OpenFinding]:
+    """The open findings a sweep of ``rules`` may change."""
+    rows = conn.execute(OPEN_FINDINGS, (list(rules),)).fetchall()
     found = [
-        OpenFinding(i, rule, intake, State(state), sev, desc, ev, confirmed)
-        for i, rule, intake, state, sev, desc, ev, confirmed in rows
+        OpenFinding(i, rule, intake, State(state), sev, desc, ev, confirmed, subject, permit_no)
+        for i, rule, intake, state, sev, desc, ev, confirmed, subject, permit_no in rows
     ]
     return {f.key: f for f in found}
 
@@ -139,6 +144,8 @@ def _finding_row(f: Finding) -> tuple[Any, ...]:
         f.description,
         Jsonb(dict(f.evidence)),
         f.detected_on,
+        f.subject,
+        f.division_code,
     )
 
 
@@ -168,6 +175,7 @@ def apply_sweep(conn: Conn, plan: SweepPlan, now: datetime) -> dict[str, int]:
                     f.detected_on,
                     f.permit_no,
                     f.meter_id,
+                    f.division_code,
                     finding_id,
                 ),
             )
@@ -175,7 +183,16 @@ def apply_sweep(conn: Conn, plan: SweepPlan, now: datetime) -> dict[str, int]:
         for held in plan.resolve:
             cur.execute(RESOLVE_FINDING, (now, held.id))
             cur.execute(INSERT_EVENT, (held.id, now, "system", "resolved", Jsonb({"rule": held.rule})))
-    return {"created": len(plan.create), "updated": len(plan.update), "resolved": len(plan.resolve)}
+        for held, by in plan.supersede:
+            cur.execute(SUPERSEDE_FINDING, (now, superseded_note(by), held.id))
+            details = {"rule": held.rule, "by_rule": by.rule, "by": by.key[0], "description": by.description}
+            cur.execute(INSERT_EVENT, (held.id, now, "system", "superseded", Jsonb(details)))
+    return {
+        "created": len(plan.create),
+        "updated": len(plan.update),
+        "resolved": len(plan.resolve),
+        "superseded": len(plan.supersede),
+    }
 
 
 def sweep_lock(conn: Conn) -> bool:

@@ -195,7 +195,7 @@ def run_sweep(
         return None
     try:
         found = sweep.evaluate(snapshot, periods, th)
-        counts = apply_sweep(conn, plan_sweep(load_open(conn), found, sweep.RULES), snapshot.now)
+        counts = apply_sweep(conn, plan_sweep(load_open(conn, sweep.RULES), found, sweep.RULES), snapshot.now)
         return {**counts, "findings": len(found)}
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (SWEEP_LOCK,))

@@ -28,19 +28,21 @@ Conn = psycopg.Connection[Any]
 
 POPULATION = """
 SELECT i.code, i.division_code,
-       CASE WHEN EXISTS (SELECT 1 FROM findings f WHERE f.intake_code = i.code AND f.state <> 'closed'
-                         AND f.rule = 'over_permit') THEN 'over_permit'
+       CASE WHEN EXISTS (SELECT 1 FROM findings f WHERE (f.intake_code = i.code OR f.evidence -> 'intakes' ? i.code)
+                         AND f.state <> 'closed' AND f.rule = 'over_permit') THEN 'over_permit'
             WHEN NOT EXISTS (SELECT 1 FROM meters m WHERE m.intake_code = i.code AND m.removed_on IS NULL)
                  THEN 'no_meter'
-            WHEN EXISTS (SELECT 1 FROM findings f WHERE f.intake_code = i.code AND f.state = 'closed'
-                         AND f.closed_by <> 'system' AND f.closed_on >= %(since)s) THEN 'closed_recently'
+            WHEN EXISTS (SELECT 1 FROM findings f WHERE (f.intake_code = i.code OR f.evidence -> 'intakes' ? i.code)
+                         AND f.state = 'closed' AND f.closed_by <> 'system' AND f.closed_on >= %(since)s)
+                 THEN 'closed_recently'
             ELSE 'none' END
 FROM intakes i
 WHERE i.division_code IS NOT NULL AND in_scope(i.division_code, %(scope)s)"""
 REGISTERED = """
 SELECT i.code, i.name, i.owner, i.division_code, m.meter_id, m.serial,
        coalesce((SELECT array_agg(array[f.id::text, f.problem] ORDER BY f.id) FROM findings f
-                 WHERE f.intake_code = i.code AND f.state = 'closed' AND f.closed_by <> 'system'
+                 WHERE (f.intake_code = i.code OR f.evidence -> 'intakes' ? i.code)
+                   AND f.state = 'closed' AND f.closed_by <> 'system'
                    AND f.closed_on >= %(since)s), '{}')
 FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
 WHERE i.code = ANY(%(codes)s)"""

@@ -20,9 +20,7 @@ def test_every_threshold_is_documented() -> None:
 
 def test_every_rule_is_documented() -> None:
     source = inspect.getsource(permit_rules) + inspect.getsource(meter_rules)
-    rules = set(re.findall(r'Finding\(\s*"([a-z_]+)"', source)) | set(
-        re.findall(r'_metering\(\s*"([a-z_]+)"', source)
-    )
+    rules = set(re.findall(r'(?:Finding|_metering|for_permit)\(\s*"([a-z_]+)"', source))
     assert len(rules) == 15
     for rule in rules:
         assert f"| `{rule}` |" in DOC, rule

@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import os
 import subprocess
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 
-from anomaly.reports import LEDGER_HEADERS, SUMMARY_HEADERS, registration_headers
+from anomaly.reports import LEDGER_HEADERS, SUMMARY_HEADERS, ledger_rows, registration_headers
+from devices.model import ConstructionStatus, Intake, SourceType, WaterUse
 from tests.anomaly.test_sweep import registry
 from tests.intake.test_cli import intake
 
@@ -82,7 +85,13 @@ def test_reports_from_a_swept_registry(database_url: str, tmp_path: Path) -> Non
     assert compliance["取水(辽朝BP)字[2023]第00002号"][-1] == "正常"
 
     ledger = read_csv(tmp_path / "ledger.csv")
-    assert ledger[0] == LEDGER_HEADERS and len(ledger) == 11
+    # one row per intake and problem type (the form's): permit JP's over_permit and permit_expiring
+    # give each of its two intakes a row (projected_over_permit is superseded by over_permit), I-JP-1's
+    # overdue calibration, I-JP-2's missing online metering, I-BP-1 offline, I-X-1 without a permit
+    assert ledger[0] == LEDGER_HEADERS and len(ledger) == 1 + 8
+    assert sorted((row[1], row[3]) for row in ledger[1:]) == sorted(
+        set((row[1], row[3]) for row in ledger[1:])
+    )
     assert {row[3] for row in ledger[1:]} == {
         "未按规定取水",
         "取水许可证逾期失效仍取水",
@@ -113,3 +122,64 @@ def test_reports_from_a_swept_registry(database_url: str, tmp_path: Path) -> Non
         "2023: 0 of 365 days measured; 365 days estimated at 800.000 m³/d (the design daily capacity)"
     )
     assert basis[3].startswith("2026: 324 of 324 days measured")
+
+
+def test_annex_3_has_one_row_per_intake_and_problem_type() -> None:
+    """A permit's one finding gives each of its intakes a row; two findings of one type on one intake
+    share a row (the least advanced state, the latest deadline); an intake outside is left out."""
+    jp = {"intakes": ["I-JP-1", "I-JP-2"], "name": "取水许可证JP（2个取水口）"}
+
+    def row(n: int, intake: str | None, problem: str, description: str, **more: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "id": n,
+            "intake_code": intake,
+            "subject": None if intake else "permit:JP",
+            "problem": problem,
+        }
+        base |= {"description": description, "evidence": {} if intake else jp, "state": "open"}
+        return base | {"measure": None, "responsible": None, "deadline": None} | more
+
+    findings = [
+        row(1, None, "over_permit", "超许可"),
+        row(
+            2,
+            "I-JP-1",
+            "metering",
+            "检定超期",
+            state="rectifying",
+            measure="送检",
+            deadline=date(2026, 12, 1),
+        ),
+        row(3, "I-JP-1", "metering", "离线", state="rectifying", measure="修复", deadline=date(2026, 12, 20)),
+    ]
+    intakes = {
+        code: Intake(
+            code,
+            f"{code}井",
+            "某村",
+            None,
+            "建平县",
+            None,
+            119.6,
+            41.4,
+            "机井",
+            None,
+            ConstructionStatus.BUILT,
+            SourceType.SHALLOW_GROUNDWATER,
+            None,
+            None,
+            WaterUse.IRRIGATION,
+            None,
+            "JP",
+        )
+        for code in ("I-JP-1", "I-JP-2")
+    }
+    rows = ledger_rows(findings, intakes)
+    assert [(r[1], r[3], r[4], r[5], r[7], r[8]) for r in rows] == [
+        ("I-JP-1井", "未按规定取水", "超许可", "", "", "未整改"),
+        ("I-JP-2井", "未按规定取水", "超许可", "", "", "未整改"),
+        ("I-JP-1井", "计量设施安装及运维不规范", "检定超期；离线", "送检；修复", "2026-12-20", "整改中"),
+    ]
+    assert [r[0] for r in rows] == [1, 2, 3]
+    inside = ledger_rows(findings, intakes, frozenset({"I-JP-2"}))
+    assert [(r[1], r[3]) for r in inside] == [("I-JP-2井", "未按规定取水")]

@@ -21,19 +21,17 @@ ZONE = ZoneInfo("Asia/Shanghai")
 
 # As of 20 November 2026 (the end of that local day):
 # - permit JP (12.5万 = 125,000 m³, groundwater, valid to 2026-12-31) covers I-JP-1 and I-JP-2;
-#   I-JP-1 withdrew 500 m³/day from 1 January: 324 days = 162,000 m³ > 125,000 -> over_permit (both
-#   intakes), projected_over_permit (both); 41 days left -> permit_expiring (both);
+#   I-JP-1 withdrew 500 m³/day from 1 January: 324 days = 162,000 m³ > 125,000 -> over_permit, one
+#   finding for the permit listing both intakes (projected_over_permit holds too, but over_permit
+#   supersedes it); 41 days left -> permit_expiring, one for the permit;
 #   M-JP-1 (DN80 water meter, calibrated 2024-04-02, every 2 years) -> calibration_overdue;
 #   M-JP-2 cannot report online, and JP ≥ 5万 m³ of groundwater -> online_monitoring_missing (I-JP-2).
 # - I-BP-1's meter M-BP-1 (online-capable) last reported 30 hours before the sweep -> meter_offline.
 # - I-X-1 has no permit and withdrew 20 m³/day -> no_permit.
+JP = "取水(辽朝JP)字[2022]第00001号"
 EXPECTED = {
-    ("I-JP-1", "over_permit"),
-    ("I-JP-2", "over_permit"),
-    ("I-JP-1", "projected_over_permit"),
-    ("I-JP-2", "projected_over_permit"),
-    ("I-JP-1", "permit_expiring"),
-    ("I-JP-2", "permit_expiring"),
+    (f"permit:{JP}", "over_permit"),
+    (f"permit:{JP}", "permit_expiring"),
     ("I-JP-1", "calibration_overdue"),
     ("I-JP-2", "online_monitoring_missing"),
     ("I-BP-1", "meter_offline"),
@@ -64,7 +62,9 @@ def registry(database_url: str, tmp_path: Path) -> None:
 
 def open_findings(database_url: str) -> set[tuple[str, str]]:
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute("SELECT intake_code, rule FROM findings WHERE state <> 'closed'").fetchall()
+        rows = conn.execute(
+            "SELECT coalesce(intake_code, subject), rule FROM findings WHERE state <> 'closed'"
+        ).fetchall()
     return {(str(i), str(r)) for i, r in rows}
 
 
@@ -75,7 +75,7 @@ def test_sweep_finds_what_a_person_would_and_a_rerun_changes_nothing(
     env = {"INTAKE_DATABASE_URL": as_role(database_url, MONITOR)}  # the sweep's own role
     first = intake("check", "--as-of", "2026-11-20", **env)
     assert first.returncode == 0, first.stderr
-    assert "ledger: 10 new, 0 updated, 0 resolved" in first.stdout
+    assert "ledger: 6 new, 0 updated, 0 resolved" in first.stdout
     assert open_findings(database_url) == EXPECTED
     second = intake("check", "--as-of", "2026-11-20", **env)
     assert "ledger: 0 new, 0 updated, 0 resolved" in second.stdout
@@ -84,7 +84,8 @@ def test_sweep_finds_what_a_person_would_and_a_rerun_changes_nothing(
             "UPDATE meter_state SET last_received_at = '2026-11-20 23:00+08' WHERE meter_id = 'M-BP-1'"
         )
         description = conn.execute(
-            "SELECT description FROM findings WHERE rule = 'over_permit' AND intake_code = 'I-JP-1'"
+            "SELECT description, evidence -> 'intakes', division_code FROM findings "
+            "WHERE rule = 'over_permit'"
         ).fetchone()
     third = intake("check", "--as-of", "2026-11-20", **env)
     assert "ledger: 0 new, 0 updated, 1 resolved" in third.stdout
@@ -92,6 +93,8 @@ def test_sweep_finds_what_a_person_would_and_a_rerun_changes_nothing(
     assert description == (
         "2026年截至11月20日计量取水量16.2000万m³，超过许可证取水(辽朝JP)字[2022]第00001号"
         "许可水量12.5000万m³（129.6%）",
+        ["I-JP-1", "I-JP-2"],
+        "211322",  # 建平县, which holds both
     )
 
 

@@ -145,8 +145,16 @@ def test_exports_carry_the_forms_headers(client: TestClient, tokens: dict[Role, 
     assert sheet.status_code == 200 and "ledger-" in sheet.headers["content-disposition"]
     book = openpyxl.load_workbook(io.BytesIO(sheet.content))
     rows = list(book.active.iter_rows(values_only=True))  # type: ignore[union-attr]
-    findings = client.get("/api/v1/findings", headers=auditor, params={"limit": 1000}).json()["total"]
-    assert list(rows[0]) == LEDGER_HEADERS and len(rows) == findings + 1
+    findings = client.get("/api/v1/findings", headers=auditor, params={"limit": 1000}).json()["items"]
+    # one row per intake (each intake of a permit's finding) and problem type, as Annex 3 has it
+    pairs = {
+        (code, f["problem"])
+        for f in findings
+        for code in (
+            [f["intake_code"]] if f["intake_code"] else f["evidence"].get("intakes") or [f["subject"]]
+        )
+    }
+    assert list(rows[0]) == LEDGER_HEADERS and len(rows) == len(pairs) + 1
     text = client.get("/api/v1/exports/compliance", headers=auditor, params={"format": "csv"})
     assert text.content.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(text.content.decode("utf-8-sig"))))

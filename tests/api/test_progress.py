@@ -42,9 +42,11 @@ class World:
 def world(postgres: PrivatePostgres, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     with loaded_county(postgres, tmp_path_factory.mktemp("progress"), intakes=40, seed=19) as url:
         with psycopg.connect(url) as conn:
-            row = conn.execute(
-                "SELECT i.division_code FROM findings f JOIN intakes i ON i.code = f.intake_code "
-                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            row = conn.execute(  # the county whose meters reported most this month
+                "SELECT i.division_code FROM daily_volumes d JOIN meters m USING (meter_id) "
+                "JOIN intakes i ON i.code = m.intake_code WHERE d.day >= %s "
+                "GROUP BY 1 ORDER BY sum(d.readings) DESC, 1 LIMIT 1",
+                (MONTH,),
             ).fetchone()
             assert row is not None
         with psycopg.connect(url, autocommit=True) as conn:
@@ -71,12 +73,14 @@ def _ledger_counts(url: str, division: str) -> dict[str, Any]:
         return {
             "intakes_total": one("SELECT count(*) FROM intakes WHERE division_code = %s"),
             "findings_opened": one(
-                "SELECT count(*) FROM findings f JOIN intakes i ON i.code = f.intake_code "
-                "WHERE i.division_code = %s AND f.first_detected BETWEEN %s AND %s", first, last
+                "SELECT count(*) FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code "
+                "WHERE coalesce(i.division_code, f.division_code) = %s "
+                "AND f.first_detected BETWEEN %s AND %s",
+                first, last
             ),
             "findings_open_at_end": one(
-                "SELECT count(*) FROM findings f JOIN intakes i ON i.code = f.intake_code "
-                "WHERE i.division_code = %s AND f.state <> 'closed'"
+                "SELECT count(*) FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code "
+                "WHERE coalesce(i.division_code, f.division_code) = %s AND f.state <> 'closed'"
             ),
             "meters_active": one(
                 "SELECT count(*) FROM meters m JOIN intakes i ON i.code = m.intake_code "

@@ -53,8 +53,12 @@ class World:
             self.meter_intake: dict[str, str] = dict(
                 conn.execute("SELECT meter_id, intake_code FROM meters WHERE removed_on IS NULL").fetchall()
             )
-            self.finding_intake: dict[int, str] = dict(
-                conn.execute("SELECT id, intake_code FROM findings").fetchall()
+            # a finding's division: its intake's, or (a permit's finding, 应登未登) its own
+            self.finding_division: dict[int, str | None] = dict(
+                conn.execute(
+                    "SELECT f.id, coalesce(i.division_code, f.division_code) "
+                    "FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code"
+                ).fetchall()
             )
             self.permit_intakes: dict[str, list[str]] = dict(
                 conn.execute(
@@ -63,7 +67,7 @@ class World:
             )
         counties = sorted(
             {d for d in self.division.values() if d and d.startswith("2113")},
-            key=lambda d: -sum(1 for i in self.finding_intake.values() if self.division[i] == d),
+            key=lambda d: -sum(1 for f in self.finding_division.values() if f == d),
         )
         self.a, self.b = counties[0], counties[1]
         self.codes = {"A": self.a, "B": self.b, "city": CITY, "all": None}
@@ -97,7 +101,14 @@ class World:
         )
 
     def finding_in(self, scope: str) -> int:
-        return min(f for f, i in self.finding_intake.items() if self.division[i] == self.codes[scope])
+        return min(f for f, d in self.finding_division.items() if d == self.codes[scope])
+
+    def sees_division(self, scope: str, division: str | None) -> bool:
+        if scope == "all":
+            return True
+        if division is None:
+            return False
+        return division.startswith("2113") if scope == "city" else division == self.codes[scope]
 
     def headers(self, scope: str, role: Role = Role.ADMIN) -> dict[str, str]:
         return bearer(self.tokens[(scope, role)])
@@ -163,7 +174,9 @@ LISTS: dict[str, Any] = {
     "/api/v1/intakes": lambda item, w: {item["code"]},
     "/api/v1/meters": lambda item, w: {item["intake_code"]},
     "/api/v1/meters/status": lambda item, w: {item["intake_code"]},
-    "/api/v1/findings": lambda item, w: {item["intake_code"]},
+    "/api/v1/findings": lambda item, w: (
+        {item["intake_code"]} if item["intake_code"] else set(item["evidence"].get("intakes", []))
+    ),
     "/api/v1/annual-volumes": lambda item, w: {item["intake_code"]},
     "/api/v1/calibrations/due": lambda item, w: {item["intake_code"]},
     "/api/v1/permits": lambda item, w: set(item["intakes"] or []),
@@ -187,7 +200,8 @@ def test_a_list_holds_exactly_the_division(client: TestClient, world: World, sco
     if path == "/api/v1/meters":
         assert seen_codes == {i for i in world.meter_intake.values() if world.sees(scope, i)}
     if path == "/api/v1/findings":
-        assert seen_codes == {i for i in world.finding_intake.values() if world.sees(scope, i)}
+        visible = {f for f, d in world.finding_division.items() if world.sees_division(scope, d)}
+        assert {item["id"] for item in items} == visible
     if path in ("/api/v1/rejected", "/api/v1/rejected/summary"):  # naming no meter: all divisions only
         assert (None in seen) == (scope == "all")
         assert len(items) == {"A": 1, "B": 1, "city": 2, "all": 3}[scope]

@@ -88,7 +88,9 @@ def test_inspections_raise_what_they_contradict(client: TestClient, world: World
     with psycopg.connect(world.url) as conn:
         finding = conn.execute(
             "SELECT f.id, f.intake_code, f.problem FROM findings f JOIN intakes i ON i.code = f.intake_code "
-            "WHERE i.division_code = %s AND f.state = 'open' ORDER BY f.id LIMIT 1",
+            "WHERE i.division_code = %s AND f.state = 'open' "
+            "AND EXISTS (SELECT 1 FROM meters m WHERE m.intake_code = i.code AND m.removed_on IS NULL) "
+            "ORDER BY f.id LIMIT 1",
             (world.county,),
         ).fetchone()
     assert finding is not None
