@@ -22,6 +22,7 @@ from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
 from infra.settings import Settings, redact_url
 from intake import (
+    alerts_commands,
     api_commands,
     bench_commands,
     check_commands,
@@ -171,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     divisions_commands.add_parser(commands)
     reference_commands.add_parser(commands)
     manual_commands.add_parser(commands)
+    alerts_commands.add_parser(commands)
     spotcheck_commands.add_parser(commands)
     meters = collect_commands.add_parsers(commands)
     gateway_commands.add_parser(commands)

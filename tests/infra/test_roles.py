@@ -8,7 +8,7 @@ import pytest
 from tests.intake.test_cli import intake
 from tests.roles import API, COLLECTOR, MONITOR, READER, as_role
 
-SECRET = {"api_users", "broker_accounts"}
+SECRET = {"api_users", "broker_accounts", "alert_subscriptions"}  # the last: robots' keys in its targets
 
 
 def refused(url: str, sql: str) -> bool:
@@ -37,6 +37,13 @@ def refused(url: str, sql: str) -> bool:
         (API, "DELETE FROM manual_readings"),
         (API, "DELETE FROM findings"),
         (READER, "SELECT * FROM api_users"),
+        (READER, "SELECT target FROM alert_subscriptions"),
+        (COLLECTOR, "SELECT target FROM alert_subscriptions"),
+        (
+            MONITOR,
+            "INSERT INTO alert_subscriptions (owner, channel, target, kinds) "
+            "VALUES ('x', 'email', 'a@b', '{new_finding}')",
+        ),
         (READER, "INSERT INTO readings (meter_id, ts, total_m3) VALUES ('x', now(), 1)"),
         (READER, "UPDATE findings SET state = 'closed'"),
     ],
