@@ -23,6 +23,7 @@ from api.metrics import ApiMetrics
 from api.middleware import Instrumented
 from api.routers import (
     admin,
+    alerts,
     corrections,
     duplicates,
     findings,
@@ -105,6 +106,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         spotchecks,
         progress,
         manual,
+        alerts,
         admin,
     ):
         app.include_router(module.router, prefix=f"/api/v{VERSION}")

@@ -285,3 +285,56 @@ class ManualBatchOut(BaseModel):
     already_stored: int = Field(description="rows whose reading was stored before (nothing stored twice)")
     days_written: int = Field(description="daily volumes recomputed")
     refused: list[ManualRowOut] = Field(description="every row not stored, with why; the rest are stored")
+
+
+class SubscriptionIn(Strict):
+    """An alert subscription of the caller's own, inside their division."""
+
+    channel: Literal["email", "wecom", "dingtalk", "webhook"]
+    target: str = Field(
+        min_length=3, max_length=2000, description="an e-mail address, or a robot's or webhook's http(s) URL"
+    )
+    secret: str | None = Field(None, max_length=200, description="a DingTalk robot's signing secret (加签)")
+    kinds: list[
+        Literal["meter_offline", "permit_use", "calibration_overdue", "new_finding", "submission_returned"]
+    ] = Field(min_length=1, max_length=5)
+    offline_hours: int = Field(24, ge=1, le=720, description="a meter offline longer than this")
+    permit_share: Decimal = Field(Decimal("0.9"), gt=0, le=10, description="of the permitted volume used")
+    digest_minutes: int = Field(10, ge=0, le=1440, description="at most one message per this many minutes")
+
+    @model_validator(mode="after")
+    def _target_fits_channel(self) -> SubscriptionIn:
+        if self.channel == "email":
+            if "@" not in self.target or any(c.isspace() for c in self.target):
+                raise ValueError(f"target {self.target!r} is not an e-mail address")
+        elif not self.target.startswith(("https://", "http://")):
+            raise ValueError(f"target of a {self.channel} subscription is an http(s) URL")
+        return self
+
+
+class SubscriptionOut(BaseModel):
+    id: int
+    owner: str
+    channel: str
+    target: str = Field(description="a webhook's key (its query) hidden")
+    kinds: list[str]
+    offline_hours: int
+    permit_share: Decimal
+    digest_minutes: int
+    created_at: datetime
+    removed_at: datetime | None
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    subscription_id: int
+    owner: str
+    channel: str
+    created_at: datetime
+    items: int = Field(description="conditions it tells of (one message: a digest when more than one)")
+    state: str = Field(description="pending (waiting for its next attempt), sent, or failed for good")
+    attempts: int
+    sent_at: datetime | None
+    next_attempt_at: datetime
+    last_error: str | None
+    titles: list[str] = Field(description="the first 20 conditions it tells of")

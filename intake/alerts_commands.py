@@ -18,20 +18,6 @@ from intake.args import positive
 from intake.output import emit, say
 from intake.settings import load_settings
 
-ADD = """
-INSERT INTO alert_subscriptions (owner, channel, target, secret, kinds, offline_hours, permit_share,
-                                 digest_minutes)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id"""
-LIST = """
-SELECT s.id, s.owner, s.channel, s.target, array_to_string(s.kinds, ','), s.offline_hours, s.permit_share,
-       s.digest_minutes, s.created_at, s.removed_at
-FROM alert_subscriptions s WHERE (%(owner)s::text IS NULL OR s.owner = %(owner)s) ORDER BY s.id"""
-REMOVE = "UPDATE alert_subscriptions SET removed_at = now() WHERE id = %s AND removed_at IS NULL"
-DELIVERIES = """
-SELECT d.id, s.owner, s.channel, d.created_at, d.items, d.state, d.attempts, d.sent_at, d.last_error
-FROM alert_deliveries d JOIN alert_subscriptions s ON s.id = d.subscription_id
-ORDER BY d.id DESC LIMIT %s"""
-
 
 def deliver(settings: NotifySettings, delivery: qa.Due, now: datetime) -> str | None:
     """Send one delivery by its channel; None when the receiver took it, else why not."""
@@ -99,19 +85,17 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
         ):
             print(f"subscription refused: no user {args.user!r} (intake users add)", file=sys.stderr)
             return 1
-        row = conn.execute(
-            ADD,
-            (
-                args.user,
-                str(channel),
-                args.target,
-                args.secret,
-                [str(k) for k in args.kinds],
-                args.offline_hours,
-                args.permit_share,
-                args.digest_minutes,
-            ),
-        ).fetchone()
+        values = {
+            "owner": args.user,
+            "channel": str(channel),
+            "target": args.target,
+            "secret": args.secret,
+            "kinds": [str(k) for k in args.kinds],
+            "offline_hours": args.offline_hours,
+            "permit_share": args.permit_share,
+            "digest_minutes": args.digest_minutes,
+        }
+        row = conn.execute(qa.ADD_SUBSCRIPTION, values).fetchone()
     assert row is not None
     print(f"subscription #{row[0]}: {args.user} by {channel} to {masked(args.target)}")
     return 0
@@ -120,10 +104,14 @@ def cmd_subscribe(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     settings = load_settings(NotifySettings)
     with connect(settings.database_url, "intake-alerts") as conn:
-        rows = conn.execute(LIST, {"owner": args.user}).fetchall()
+        query = {"owner": args.user, "scope": None, "removed": True, "limit": 100_000, "offset": 0}
+        rows = conn.execute(qa.LIST_SUBSCRIPTIONS, query).fetchall()
     columns = ["id", "owner", "channel", "target", "kinds", "offline_hours", "permit_share", "digest_minutes",
                "created_at", "removed_at"]  # fmt: skip
-    shown = [dict(zip(columns, [*r[:3], masked(str(r[3])), *r[4:]], strict=True)) for r in rows]
+    shown = []
+    for r in rows:
+        kinds = ",".join(map(str, r[4])) if isinstance(r[4], list) else ""
+        shown.append(dict(zip(columns, [*r[:3], masked(str(r[3])), kinds, *r[5:10]], strict=True)))
     emit(shown, args.format, columns)
     return 0
 
@@ -131,7 +119,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_remove(args: argparse.Namespace) -> int:
     settings = load_settings(NotifySettings)
     with connect(settings.database_url, "intake-alerts", autocommit=True) as conn:
-        done = conn.execute(REMOVE, (args.id,)).rowcount
+        done = conn.execute(qa.REMOVE_SUBSCRIPTION, {"id": args.id, "owner": None, "scope": None}).rowcount
     if not done:
         print(f"no subscription #{args.id} in force", file=sys.stderr)
         return 1
@@ -142,9 +130,11 @@ def cmd_remove(args: argparse.Namespace) -> int:
 def cmd_deliveries(args: argparse.Namespace) -> int:
     settings = load_settings(NotifySettings)
     with connect(settings.database_url, "intake-alerts") as conn:
-        rows = conn.execute(DELIVERIES, (args.limit,)).fetchall()
+        query = {"owner": None, "scope": None, "limit": args.limit, "offset": 0}
+        rows = conn.execute(qa.LIST_DELIVERIES, query).fetchall()
     columns = ["id", "owner", "channel", "created_at", "items", "state", "attempts", "sent_at", "last_error"]
-    emit([dict(zip(columns, r, strict=True)) for r in rows], args.format, columns)
+    shown = [dict(zip(columns, [r[0], *r[2:9], r[10]], strict=True)) for r in rows]
+    emit(shown, args.format, columns)
     return 0
 
 

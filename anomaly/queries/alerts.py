@@ -49,12 +49,12 @@ SELECT f.id, f.meter_id, f.description, coalesce(i.name, f.intake_code)
 FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
 WHERE f.rule = 'calibration_overdue' AND f.state <> 'closed'
   AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s) ORDER BY f.id"""
+# Every open compliance finding a subscription has not been told of: a new subscription hears of
+# those open now in one digest, then of each one opened later.
 NEW_FINDINGS = """
 SELECT f.id, f.problem, f.description, coalesce(i.name, f.evidence ->> 'name', f.subject)
 FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code
 WHERE f.state <> 'closed' AND f.rule <> ALL(%(status_rules)s)
-  AND EXISTS (SELECT 1 FROM finding_events e WHERE e.finding_id = f.id AND e.action = 'detected'
-              AND e.at >= %(since)s)
   AND in_scope(coalesce(i.division_code, f.division_code), %(scope)s) ORDER BY f.id"""
 RETURNED = """
 SELECT e.id, s.id, s.year, s.kind, division_label(s.division_code), e.actor, e.note
@@ -86,6 +86,38 @@ FAILED = """
 UPDATE alert_deliveries SET attempts = attempts + 1, last_error = %s, next_attempt_at = %s,
        state = CASE WHEN attempts + 1 >= %s THEN 'failed' ELSE 'pending' END
 WHERE id = %s"""
+
+
+# Subscriptions and deliveries as people list them: their owner's (``owner``), or those of every user
+# inside a division (``scope``; an admin's view); a target's key is hidden by the caller (alerts.masked).
+ADD_SUBSCRIPTION = """
+INSERT INTO alert_subscriptions (owner, channel, target, secret, kinds, offline_hours, permit_share,
+                                 digest_minutes)
+VALUES (%(owner)s, %(channel)s, %(target)s, %(secret)s, %(kinds)s, %(offline_hours)s, %(permit_share)s,
+        %(digest_minutes)s)
+RETURNING id"""
+LIST_SUBSCRIPTIONS = """
+SELECT s.id, s.owner, s.channel, s.target, s.kinds, s.offline_hours, s.permit_share, s.digest_minutes,
+       s.created_at, s.removed_at, count(*) OVER () AS total
+FROM alert_subscriptions s JOIN api_users u ON u.name = s.owner
+WHERE (%(owner)s::text IS NULL OR s.owner = %(owner)s) AND in_scope(u.division_code, %(scope)s)
+  AND (%(removed)s OR s.removed_at IS NULL)
+ORDER BY s.id LIMIT %(limit)s OFFSET %(offset)s"""
+REMOVE_SUBSCRIPTION = """
+UPDATE alert_subscriptions s SET removed_at = now()
+FROM api_users u
+WHERE s.id = %(id)s AND s.removed_at IS NULL AND u.name = s.owner
+  AND (%(owner)s::text IS NULL OR s.owner = %(owner)s) AND in_scope(u.division_code, %(scope)s)"""
+LIST_DELIVERIES = """
+SELECT d.id, d.subscription_id, s.owner, s.channel, d.created_at, d.items, d.state, d.attempts, d.sent_at,
+       d.next_attempt_at, d.last_error,
+       (SELECT array_agg(a.title ORDER BY a.id) FROM (SELECT id, title FROM alert_items
+         WHERE delivery_id = d.id ORDER BY id LIMIT 20) a) AS titles,
+       count(*) OVER () AS total
+FROM alert_deliveries d JOIN alert_subscriptions s ON s.id = d.subscription_id
+JOIN api_users u ON u.name = s.owner
+WHERE (%(owner)s::text IS NULL OR s.owner = %(owner)s) AND in_scope(u.division_code, %(scope)s)
+ORDER BY d.id DESC LIMIT %(limit)s OFFSET %(offset)s"""
 
 
 @dataclass(frozen=True, slots=True)

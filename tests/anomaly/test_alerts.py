@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import Message as Email
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -27,6 +28,8 @@ from api import accounts
 from api.auth import Role
 from infra.sandbox import free_port
 from infra.testbed import register_meters
+from tests.anomaly.test_sweep import registry
+from tests.api.conftest import api_client, bearer
 from tests.intake.test_cli import intake
 from tests.roles import MONITOR, as_role
 
@@ -260,3 +263,69 @@ def test_a_failed_send_is_recorded_and_retried_later(
     assert delivery == [("sent", 2, None)]
     shown = intake("alerts", "deliveries", "--format", "json", INTAKE_DATABASE_URL=database_url)
     assert json.loads(shown.stdout)[0]["state"] == "sent"
+
+
+def test_subscriptions_through_the_api_are_the_callers_own_and_hide_keys(
+    database_url: str, servers: tuple[Mailbox, Controller, Receiver]
+) -> None:
+    _mailbox, smtp, receiver = servers
+    _offline_fleet(database_url, ["JP-1"], "211322")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        jp = bearer(accounts.add(conn, "op-jp", Role.OPERATOR, "tests", "211322"))
+        bp = bearer(accounts.add(conn, "au-bp", Role.AUDITOR, "tests", "211381"))
+        admin = bearer(accounts.add(conn, "ad-city", Role.ADMIN, "tests", "211300"))
+    with api_client(database_url) as client:
+        body = {"channel": "wecom", "target": receiver.url("/wecom?key=K-123"), "kinds": ["meter_offline"]}
+        made = client.post("/api/v1/alerts/subscriptions", json=body, headers=jp)
+        assert made.status_code == 201, made.text
+        assert made.json()["target"].endswith("/wecom?…") and made.json()["owner"] == "op-jp"
+        bad = client.post("/api/v1/alerts/subscriptions", json={**body, "target": "not a url"}, headers=jp)
+        assert bad.status_code == 422
+        mine = client.post(
+            "/api/v1/alerts/subscriptions",
+            json={"channel": "email", "target": "bp@example.org", "kinds": ["meter_offline"]},
+            headers=bp,
+        ).json()
+        assert [
+            s["owner"] for s in client.get("/api/v1/alerts/subscriptions", headers=jp).json()["items"]
+        ] == ["op-jp"]
+        city = client.get("/api/v1/alerts/subscriptions", headers=admin).json()["items"]
+        assert sorted(s["owner"] for s in city) == ["au-bp", "op-jp"]  # an admin sees their division's
+        assert client.delete(f"/api/v1/alerts/subscriptions/{mine['id']}", headers=jp).status_code == 404
+        assert _run(database_url, smtp).returncode == 0
+        deliveries = client.get("/api/v1/alerts/deliveries", headers=jp).json()["items"]
+        assert [(d["state"], d["items"], d["channel"]) for d in deliveries] == [("sent", 1, "wecom")]
+        assert "JP-1" in deliveries[0]["titles"][0]
+        assert client.get("/api/v1/alerts/deliveries", headers=bp).json()["total"] == 0  # nothing in 北票
+        assert client.delete(f"/api/v1/alerts/subscriptions/{mine['id']}", headers=bp).status_code == 204
+        assert "K-123" not in client.get("/api/v1/alerts/subscriptions", headers=admin).text
+
+
+def test_new_findings_and_a_permit_over_its_volume_are_told_once(
+    database_url: str, servers: tuple[Mailbox, Controller, Receiver], tmp_path: Path
+) -> None:
+    """The sweep's registry (tests/anomaly/test_sweep.py): permit JP of 建平县 is 129.6 % used."""
+    _mailbox, smtp, receiver = servers
+    registry(database_url, tmp_path)
+    _users(database_url)
+    _subscribe_kinds = intake(
+        "alerts", "subscribe", "--user", "op-jp", "--channel", "webhook", "--target", receiver.url("/hook"),
+        "--kinds", "new_finding,permit_use", INTAKE_DATABASE_URL=database_url,
+    )  # fmt: skip
+    assert _subscribe_kinds.returncode == 0, _subscribe_kinds.stderr
+    swept = intake("check", "--as-of", "2026-11-20", INTAKE_DATABASE_URL=as_role(database_url, MONITOR))
+    assert swept.returncode == 0, swept.stderr
+    done = _run(database_url, smtp)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (hook,) = receiver.on("/hook")
+    told = {(a["kind"], a["key"]) for a in hook["alerts"]}
+    assert ("permit_use", "over") in told and ("permit_use", "share:0.9") in told
+    with psycopg.connect(database_url) as conn:
+        opened = conn.execute(
+            "SELECT count(*) FROM findings f LEFT JOIN intakes i ON i.code = f.intake_code "
+            "WHERE coalesce(i.division_code, f.division_code) = '211322' "
+            "AND f.rule NOT IN ('meter_offline', 'clock_skew', 'meter_alarm')"
+        ).fetchone()
+    assert opened is not None and sum(1 for a in hook["alerts"] if a["kind"] == "new_finding") == opened[0]
+    assert any("超过许可证" in a["detail"] for a in hook["alerts"] if a["kind"] == "new_finding")
+    assert "0 new" in _run(database_url, smtp, NOW + timedelta(hours=1)).stdout

@@ -90,6 +90,13 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ),
     ("GET", "/api/v1/verify/{digest}"): (AUD, {}),
     ("GET", "/api/v1/rejected"): (AUD, {}),
+    ("GET", "/api/v1/alerts/subscriptions"): (AUD, {}),
+    ("POST", "/api/v1/alerts/subscriptions"): (
+        AUD,
+        {"json": {"channel": "email", "target": "x@example.org", "kinds": ["meter_offline"]}},
+    ),
+    ("DELETE", "/api/v1/alerts/subscriptions/{subscription_id}"): (AUD, {}),
+    ("GET", "/api/v1/alerts/deliveries"): (AUD, {}),
     ("GET", "/api/v1/rejected/summary"): (AUD, {}),
     ("POST", "/api/v1/rejected/replay"): (OPS, {"json": {"meter_id": "no-such-meter"}}),
     ("GET", "/api/v1/submissions"): (AUD, {}),
@@ -149,6 +156,7 @@ PATH_VALUES = {
     "submission_id": "999999",
     "list_id": "999999",
     "spot_check_id": "999999",
+    "subscription_id": "999999",
 }
 
 

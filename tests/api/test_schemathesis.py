@@ -48,7 +48,11 @@ CROSS_FIELD_RULES = {
     ("POST", "/api/v1/signoffs"),
     ("POST", "/api/v1/registry/import"),
     ("POST", "/api/v1/reference-lists"),  # the body must be a list of its kind, with its columns
-    ("POST", "/api/v1/manual-readings"),  # the body must be a table of readings, with its columns
+    ("POST", "/api/v1/manual-readings"),
+    (
+        "POST",
+        "/api/v1/alerts/subscriptions",
+    ),  # a target that fits its channel  # the body must be a table of readings, with its columns
     ("POST", "/api/v1/meters/{meter_id}/manual-readings"),  # a time that has come, a meter in service
     ("POST", "/api/v1/spot-checks"),  # a share or a count, not both
     ("GET", "/api/v1/progress"),  # a month that has begun

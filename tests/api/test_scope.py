@@ -444,6 +444,8 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/progress  POST /api/v1/progress-reports  GET /api/v1/registry/template
         GET /api/v1/meters/{meter_id}/manual-readings  POST /api/v1/meters/{meter_id}/manual-readings
         POST /api/v1/manual-readings  GET /api/v1/manual-readings/template  POST /api/v1/rejected/replay
+        GET /api/v1/alerts/subscriptions  POST /api/v1/alerts/subscriptions  GET /api/v1/alerts/deliveries
+        DELETE /api/v1/alerts/subscriptions/{subscription_id}
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
