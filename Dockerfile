@@ -12,6 +12,8 @@ COPY devices ./devices
 COPY ingest ./ingest
 COPY anomaly ./anomaly
 COPY api ./api
+# api/dashboard/vendor (ECharts and the county outlines) comes from `scripts/dashboard-assets` run
+# before the build (make test / make demo do): the image fetches nothing at run time.
 COPY simulators ./simulators
 COPY migrations ./migrations
 COPY scripts ./scripts

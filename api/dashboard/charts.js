@@ -1,111 +1,80 @@
-// Small SVG charts and the intake map, drawn without libraries or internet tiles.
+// Charts and the map of intakes (一张图) with Apache ECharts, served from /static/vendor (installed from
+// the npm registry by scripts/dashboard-assets; nothing comes from a CDN). SVG renderer: crisp, and the
+// browser tests can see what is drawn. Each chart is drawn once its container is on the page.
 "use strict";
-const SVGNS = "http://www.w3.org/2000/svg";
 
-function el(name, attrs, text) {
-  const node = document.createElementNS(SVGNS, name);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
+const STATUS_COLOURS = { online: "#1a9850", offline: "#d73027", never_reported: "#8c96a0", no_meter: "#c7ccd1" };
+const STATUS_ORDER = ["no_meter", "never_reported", "online", "offline"];  // offline drawn last, on top
+const charts = new Set();
+window.addEventListener("resize", () => { for (const c of charts) if (!c.isDisposed()) c.resize(); });
+
+// A container that becomes an ECharts chart with ``option`` once it is attached to the page.
+function echart(className, height, option, ready) {
+  const box = h("div", { class: `echart ${className}`, style: `height:${height}px` });
+  const draw = () => {
+    if (!box.isConnected) return requestAnimationFrame(draw);
+    const chart = echarts.init(box, null, { renderer: "svg", locale: state.lang === "zh" ? "ZH" : "EN" });
+    chart.setOption(option);
+    charts.add(chart);
+    if (ready) ready(chart);
+  };
+  requestAnimationFrame(draw);
+  return box;
 }
 
-function niceMax(value) {
-  if (!(value > 0)) return 1;
-  const step = Math.pow(10, Math.floor(Math.log10(value)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (m * step >= value) return m * step;
-  return 10 * step;
-}
-
-function frame(svg, w, h, pad, yMax, unit) {
-  for (let i = 0; i <= 4; i++) {
-    const y = pad.t + (h - pad.t - pad.b) * (1 - i / 4);
-    svg.append(el("line", { x1: pad.l, x2: w - pad.r, y1: y, y2: y, stroke: "#e3e7eb" }));
-    svg.append(el("text", { x: pad.l - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#5b6775" },
-      (yMax * i / 4).toLocaleString(undefined, { maximumFractionDigits: 1 })));
-  }
-  svg.append(el("text", { x: pad.l, y: 12, "font-size": 11, fill: "#5b6775" }, unit));
-}
+const AXIS = { axisLabel: { color: "#5b6775" }, splitLine: { lineStyle: { color: "#e3e7eb" } } };
 
 // points: [{t: Date, v: number|null}] -> a line chart of v over time.
 function lineChart(points, unit) {
-  const w = 640, h = 220, pad = { l: 52, r: 12, t: 20, b: 26 };
-  const svg = el("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "data-points": points.length });
-  const vals = points.map((p) => p.v).filter((v) => v !== null);
-  const yMax = niceMax(Math.max(0, ...vals));
-  frame(svg, w, h, pad, yMax, unit);
-  if (points.length < 2) return svg;
-  const t0 = points[0].t.getTime(), t1 = points[points.length - 1].t.getTime();
-  const x = (t) => pad.l + (w - pad.l - pad.r) * ((t - t0) / Math.max(1, t1 - t0));
-  const y = (v) => pad.t + (h - pad.t - pad.b) * (1 - v / yMax);
-  let d = "";
-  for (const p of points) if (p.v !== null) d += `${d ? "L" : "M"}${x(p.t.getTime()).toFixed(1)},${y(p.v).toFixed(1)}`;
-  svg.append(el("path", { d, fill: "none", stroke: "#1f5f99", "stroke-width": 1.6, class: "series" }));
-  for (const frac of [0, 0.5, 1]) {
-    const t = new Date(t0 + (t1 - t0) * frac);
-    svg.append(el("text", { x: x(t.getTime()), y: h - 6, "font-size": 11, fill: "#5b6775",
-      "text-anchor": frac === 0 ? "start" : frac === 1 ? "end" : "middle" }, t.toLocaleDateString()));
-  }
-  return svg;
-}
-
-// bars: [{label: string, v: number, muted: bool}] -> a bar chart.
-function barChart(bars, unit) {
-  const w = 640, h = 220, pad = { l: 60, r: 12, t: 20, b: 26 };
-  const svg = el("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", "data-points": bars.length });
-  const yMax = niceMax(Math.max(0, ...bars.map((b) => b.v)));
-  frame(svg, w, h, pad, yMax, unit);
-  const slot = (w - pad.l - pad.r) / Math.max(1, bars.length);
-  bars.forEach((b, i) => {
-    const bh = (h - pad.t - pad.b) * (b.v / yMax);
-    const rect = el("rect", { x: pad.l + i * slot + 1, y: h - pad.b - bh, width: Math.max(1, slot - 2), height: bh,
-      fill: b.muted ? "#b8c2cc" : "#1f5f99", class: "bar" });
-    rect.append(el("title", {}, `${b.label}: ${b.v}`));
-    svg.append(rect);
-    if (i % Math.ceil(bars.length / 6) === 0)
-      svg.append(el("text", { x: pad.l + i * slot, y: h - 6, "font-size": 11, fill: "#5b6775" }, b.label.slice(5)));
+  return echart("line-chart", 240, {
+    grid: { left: 56, right: 16, top: 28, bottom: 48 },
+    tooltip: { trigger: "axis" },
+    dataZoom: [{ type: "inside" }, { type: "slider", height: 16, bottom: 6 }],
+    xAxis: { type: "time", ...AXIS },
+    yAxis: { type: "value", name: unit, ...AXIS },
+    series: [{ type: "line", name: unit, showSymbol: false, connectNulls: false, lineStyle: { width: 1.6 },
+      itemStyle: { color: "#1f5f99" }, data: points.map((p) => [p.t, p.v]) }],
   });
-  return svg;
 }
 
-const STATUS_COLOURS = { online: "#1a9850", offline: "#d73027", never_reported: "#8c96a0", no_meter: "#c7ccd1" };
+// bars: [{label: string, v: number, muted: bool}] -> a bar chart (muted bars in grey).
+function barChart(bars, unit) {
+  return echart("bar-chart", 240, {
+    grid: { left: 64, right: 16, top: 28, bottom: 28 },
+    tooltip: { trigger: "axis" },
+    xAxis: { type: "category", data: bars.map((b) => b.label), ...AXIS },
+    yAxis: { type: "value", name: unit, ...AXIS },
+    series: [{ type: "bar", name: unit, data: bars.map((b) => ({ value: b.v, itemStyle: { color: b.muted ? "#b8c2cc" : "#1f5f99" } })) }],
+  });
+}
 
-// features: GeoJSON points -> an equirectangular map (x scaled by cos of the mean latitude),
-// points coloured by status, each county's name at the middle of its intakes.
-function intakeMap(features, onPick) {
-  const w = 900, h = 560, pad = 30;
-  const svg = el("svg", { viewBox: `0 0 ${w} ${h}`, role: "img" });
-  if (!features.length) return svg;
+// features: the intakes (GeoJSON points); outlines: the county outlines of the caller's division (or
+// none): a map with zoom and pan, each intake coloured by status (the legend filters by status),
+// its name, status and share of its permit used on hover, a click opening its meter.
+function intakeMap(features, outlines, onPick) {
+  const name = `counties-${outlines.features.length}-${features.length}`;
+  echarts.registerMap(name, outlines);
   const lons = features.map((f) => f.geometry.coordinates[0]), lats = features.map((f) => f.geometry.coordinates[1]);
-  const [lo0, lo1, la0, la1] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
-  const k = Math.cos(((la0 + la1) / 2) * Math.PI / 180);
-  const spanX = Math.max(0.01, (lo1 - lo0) * k), spanY = Math.max(0.01, la1 - la0);
-  const scale = Math.min((w - 2 * pad) / spanX, (h - 2 * pad) / spanY);
-  const ox = (w - spanX * scale) / 2, oy = (h - spanY * scale) / 2;
-  const px = (lon) => ox + (lon - lo0) * k * scale, py = (lat) => h - oy - (lat - la0) * scale;
-  const counties = {};
-  for (const f of features) {
-    const c = (counties[f.properties.county] ||= { x: 0, y: 0, n: 0 });
-    c.x += f.geometry.coordinates[0]; c.y += f.geometry.coordinates[1]; c.n += 1;
-  }
-  const order = ["no_meter", "never_reported", "online", "offline"];  // offline drawn last, on top
-  const sorted = [...features].sort((a, b) => order.indexOf(a.properties.status) - order.indexOf(b.properties.status));
-  for (const f of sorted) {
-    const [lon, lat] = f.geometry.coordinates;
-    const dot = el("circle", { cx: px(lon).toFixed(1), cy: py(lat).toFixed(1), r: 5,
-      fill: STATUS_COLOURS[f.properties.status] || "#999", "data-code": f.properties.code,
-      "data-status": f.properties.status, "data-meter": f.properties.meter_id || "" });
-    dot.append(el("title", {}, `${f.properties.name} (${f.properties.code})`));
-    if (f.properties.meter_id) dot.addEventListener("click", () => onPick(f.properties.meter_id));
-    svg.append(dot);
-  }
-  const placed = [];  // nudge a name down while it would overlap one already placed
-  for (const [name, c] of Object.entries(counties)) {
-    const x = px(c.x / c.n), width = 14 * name.length;
-    let y = py(c.y / c.n) - 10;
-    while (placed.some((p) => Math.abs(p.y - y) < 16 && Math.abs(p.x - x) < (p.width + width) / 2)) y += 16;
-    placed.push({ x, y, width });
-    svg.append(el("text", { x, y, "text-anchor": "middle", "font-size": 14,
-      "font-weight": 600, fill: "#1d2733", "paint-order": "stroke", stroke: "#eef3f7", "stroke-width": 4, class: "county" }, name));
-  }
-  return svg;
+  // the first view frames the intakes (pan and zoom reach the rest of the outlines)
+  const pad = 0.15;
+  const bounds = features.length
+    ? [[Math.min(...lons) - pad, Math.max(...lats) + pad], [Math.max(...lons) + pad, Math.min(...lats) - pad]] : undefined;
+  const share = (v) => (v === null || v === undefined ? "—" : `${Math.round(v * 1000) / 10}%`);
+  const series = STATUS_ORDER.map((status) => ({
+    type: "scatter", coordinateSystem: "geo", name: t(status), symbolSize: 8, z: 3 + STATUS_ORDER.indexOf(status),
+    itemStyle: { color: STATUS_COLOURS[status], borderColor: "#fff", borderWidth: 0.5 },
+    data: features.filter((f) => f.properties.status === status).map((f) => ({
+      name: f.properties.name, value: f.geometry.coordinates, code: f.properties.code, meter: f.properties.meter_id,
+      status, share: f.properties.permit_used_share })),
+  }));
+  return echart("intake-map", 560, {
+    tooltip: { trigger: "item", formatter: (p) => p.seriesType === "scatter"
+      ? `${p.data.name} (${p.data.code})<br>${t(p.data.status)} · ${t("permit_used")} ${share(p.data.share)}`
+      : p.name },
+    legend: { top: 4, left: 4, data: series.map((s) => s.name) },
+    geo: { map: name, roam: true, boundingCoords: bounds, scaleLimit: { min: 0.5, max: 40 },
+      label: { show: true, fontSize: 11, color: "#1d2733" }, itemStyle: { areaColor: "#f2f5f8", borderColor: "#7a8a99", borderWidth: 0.8 },
+      emphasis: { label: { show: true }, itemStyle: { areaColor: "#dde6ee" } }, select: { disabled: true } },
+    series,
+  }, (chart) => chart.on("click", (p) => { if (p.seriesType === "scatter" && p.data.meter) onPick(p.data.meter); }));
 }

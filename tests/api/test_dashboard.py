@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openpyxl
@@ -18,6 +19,7 @@ import psycopg
 import pytest
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.webdriver import WebDriver
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -102,14 +104,15 @@ def test_an_offline_meter_opens_its_page_with_charts(
     assert browser.find_elements(By.CSS_SELECTOR, "#offline td.since")[0].text != "—"
     link.click()
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"#/meter/{meter}"))
-    flow = wait_for(browser, "#flow-chart svg path.series")
-    assert str(flow.get_attribute("d")).count("L") > 10  # hourly means over days
-    wait_for(browser, "#volume-chart svg rect.bar")
-    bars = browser.find_elements(By.CSS_SELECTOR, "#volume-chart svg rect.bar")
+    wait_for(browser, "#flow-chart .echart svg path")
+    wait_for(browser, "#volume-chart .echart svg path")
+    flow = _drawn(browser, "#flow-chart .echart")
+    assert len([p for p in flow[0] if p[1] is not None]) > 10  # hourly means over days
+    bars = _drawn(browser, "#volume-chart .echart")[0]
     days = httpx.get(
         f"{server}/api/v1/meters/{meter}/daily-volumes", headers=bearer(tokens[Role.AUDITOR])
     ).json()
-    assert len(bars) == len(days) > 20
+    assert [b["value"] for b in bars] == [float(d["reported_m3"]) for d in days] and len(days) > 20
     assert "离线" in browser.find_element(By.ID, "meter-status").text
     shot(browser, "meter")
 
@@ -272,27 +275,70 @@ def test_the_ledger_page_filters_by_state(browser: WebDriver, server: str, token
     assert browser.find_elements(By.CSS_SELECTOR, "a.export-ledger-xlsx")
 
 
-def test_the_map_shows_every_intake_and_english_on_request(
-    browser: WebDriver, server: str, tokens: dict[Role, str]
+def _drawn(browser: WebDriver, css: str) -> Any:
+    """The data an ECharts chart on the page draws, series by series (what its user sees plotted)."""
+    return browser.execute_script(
+        "const chart = echarts.getInstanceByDom(document.querySelector(arguments[0]));"
+        "return chart.getOption().series.map((s) => s.data);",
+        css,
+    )
+
+
+def test_the_map_draws_the_county_outlines_and_every_intake_and_a_click_opens_its_meter(
+    browser: WebDriver, server: str, county_url: str, tokens: dict[Role, str]
 ) -> None:
+    auditor = bearer(tokens[Role.AUDITOR])
     fresh(browser, server, tokens[Role.AUDITOR])
     browser.get(server + "/#/map")
-    wait_for(browser, "#map circle")
-    features = httpx.get(server + "/api/v1/map.geojson", headers=bearer(tokens[Role.AUDITOR])).json()[
-        "features"
-    ]
-    circles = browser.find_elements(By.CSS_SELECTOR, "#map circle")
-    assert len(circles) == len(features)
-    offline = browser.find_elements(By.CSS_SELECTOR, "#map circle[data-status=offline]")
-    assert len(offline) == 3 and offline[0].value_of_css_property("fill") == "rgb(215, 48, 39)"
-    names = {t.text for t in browser.find_elements(By.CSS_SELECTOR, "#map text.county")}
-    assert names == {f["properties"]["county"] for f in features}
+    wait_for(browser, "#map .intake-map svg path")
+    features = httpx.get(server + "/api/v1/map.geojson", headers=auditor).json()["features"]
+    outlines = httpx.get(server + "/api/v1/map/outlines.geojson", headers=auditor).json()["features"]
+    with psycopg.connect(
+        county_url
+    ) as conn:  # every county holding an intake has its outline (zones have none)
+        counties = {
+            code
+            for (code,) in conn.execute(
+                "SELECT DISTINCT i.division_code FROM intakes i JOIN divisions d ON d.code = i.division_code "
+                "WHERE d.kind = 'gb2260'"
+            )
+        }
+    assert counties and counties <= {o["properties"]["division_code"] for o in outlines}
+    drawn = _drawn(browser, "#map .intake-map")
+    assert sorted(p["code"] for series in drawn for p in series) == sorted(
+        f["properties"]["code"] for f in features
+    )
+    offline = [p for series in drawn for p in series if p["status"] == "offline"]
+    assert len(offline) == 3
+    # the outlines are drawn: a region per county, with its name
+    regions = browser.execute_script(
+        "return [...document.querySelectorAll('#map .intake-map svg path')]"
+        ".filter((p) => p.getAttribute('fill') === '#f2f5f8').length"
+    )
+    assert regions >= len(outlines) > 50
+    labels = {t.text for t in browser.find_elements(By.CSS_SELECTOR, "#map .intake-map svg text")}
+    assert {"建平县", "北票市", "朝阳县"} <= labels
+    # a click on an offline intake's point opens its meter
+    target = offline[0]
+    x, y = browser.execute_script(
+        "const chart = echarts.getInstanceByDom(document.querySelector('#map .intake-map'));"
+        "return chart.convertToPixel({geoIndex: 0}, arguments[0]);",
+        target["value"],
+    )
+    box = browser.find_element(By.CSS_SELECTOR, "#map .intake-map")
+    ActionChains(browser).move_to_element_with_offset(
+        box, x - box.size["width"] / 2, y - box.size["height"] / 2
+    ).click().perform()
+    WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"#/meter/{target['meter']}"))
+    shot(browser, "meter-zh")
+    browser.get(server + "/#/map")
     browser.find_element(By.ID, "lang").click()
     WebDriverWait(browser, 10).until(
         lambda d: d.find_element(By.CSS_SELECTOR, "#map h2").text == "Map of intakes"
     )
     assert browser.find_element(By.CSS_SELECTOR, "#nav a[href='#/findings']").text == "Findings"
-    wait_for(browser, "#map circle")
+    wait_for(browser, "#map .intake-map svg path")
+    time.sleep(1)  # the outlines' first frame
     shot(browser, "map-en")
     browser.execute_script("localStorage.clear()")
 

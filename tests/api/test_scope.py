@@ -228,6 +228,10 @@ def test_the_map_summary_and_metrics_count_only_the_division(
     headers = world.headers(scope, Role.AUDITOR)
     features = client.get("/api/v1/map.geojson", headers=headers).json()["features"]
     assert {f["properties"]["code"] for f in features} == world.intakes(scope)
+    outlines = client.get("/api/v1/map/outlines.geojson", headers=headers).json()["features"]
+    codes = {o["properties"]["division_code"] for o in outlines}
+    assert all(world.sees_division(scope, c) for c in codes) and len(codes) == len(outlines)
+    assert {"A": 1, "B": 1, "city": 7, "all": 100}[scope] == len(codes)  # 朝阳市: 2 districts, 5 counties
     summary = client.get("/api/v1/fleet/summary", headers=headers).json()
     status = _all(client, "/api/v1/meters/status", headers)
     assert sum(row["total"] for row in summary) == len(status)
@@ -445,7 +449,7 @@ def test_every_route_is_in_the_matrix() -> None:
         GET /api/v1/meters/{meter_id}/manual-readings  POST /api/v1/meters/{meter_id}/manual-readings
         POST /api/v1/manual-readings  GET /api/v1/manual-readings/template  POST /api/v1/rejected/replay
         GET /api/v1/alerts/subscriptions  POST /api/v1/alerts/subscriptions  GET /api/v1/alerts/deliveries
-        DELETE /api/v1/alerts/subscriptions/{subscription_id}
+        DELETE /api/v1/alerts/subscriptions/{subscription_id}  GET /api/v1/map/outlines.geojson
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
