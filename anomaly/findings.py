@@ -64,8 +64,9 @@ class Finding:
     division_code: str | None = None  # a permit-level finding: the division holding its intakes
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.intake_code or self.subject or "", self.rule)
+    def key(self) -> tuple[str, str, str]:
+        """(the intake or subject, the rule, the meter): a meter rule on two meters of one intake is two."""
+        return (self.intake_code or self.subject or "", self.rule, self.meter_id or "")
 
 
 def permit_subject(permit_no: str) -> str:
@@ -83,7 +84,7 @@ SUPERSEDED_BY = {weak: strong for strong, weaker in SUPERSEDES.items() for weak 
 
 def strongest(found: Sequence[Finding]) -> list[Finding]:
     """``found`` without the findings a stronger one about the same subject supersedes."""
-    present = {f.key for f in found}
+    present = {(f.key[0], f.rule) for f in found}
     return [
         f for f in found if f.rule not in SUPERSEDED_BY or (f.key[0], SUPERSEDED_BY[f.rule]) not in present
     ]

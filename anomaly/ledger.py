@@ -43,10 +43,11 @@ class OpenFinding:
     last_confirmed: date
     subject: str | None = None
     permit_no: str | None = None
+    meter_id: str | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.intake_code or self.subject or "", self.rule)
+    def key(self) -> tuple[str, str, str]:
+        return (self.intake_code or self.subject or "", self.rule, self.meter_id or "")
 
 
 @dataclass
@@ -64,7 +65,9 @@ class SweepPlan:
 
 
 def plan_sweep(
-    ledger: Mapping[tuple[str, str], OpenFinding], detected: Iterable[Finding], rules_evaluated: Iterable[str]
+    ledger: Mapping[tuple[str, str, str], OpenFinding],
+    detected: Iterable[Finding],
+    rules_evaluated: Iterable[str],
 ) -> SweepPlan:
     """What a sweep changes: new findings, open ones whose evidence changed, status findings that cleared.
 
@@ -72,7 +75,7 @@ def plan_sweep(
     nothing, so running a sweep twice is a no-op. Only rules the sweep evaluated can resolve.
     """
     plan = SweepPlan()
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     detected = strongest(list(detected))
     for finding in detected:
         if finding.key in seen:
@@ -100,7 +103,9 @@ def plan_sweep(
 
 
 def _superseded(
-    ledger: Mapping[tuple[str, str], OpenFinding], detected: Iterable[Finding], seen: set[tuple[str, str]]
+    ledger: Mapping[tuple[str, str, str], OpenFinding],
+    detected: Iterable[Finding],
+    seen: set[tuple[str, str, str]],
 ) -> list[tuple[OpenFinding, Finding]]:
     """Open findings another detected one takes the place of: a weaker one about the same subject
     (预计超许可 once 超许可 holds), and an intake's own finding of a rule now found for its permit."""

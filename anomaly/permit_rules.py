@@ -271,11 +271,12 @@ def unpermitted(intake: Intake, withdrawn_m3: Decimal, since: date, as_of: date)
 def online_monitoring_missing(
     permit: Permit,
     intakes: Sequence[Intake],
-    active_meters: Mapping[str, Meter | None],
+    active_meters: Mapping[str, Sequence[Meter]],
     as_of: date,
     th: Thresholds,
 ) -> list[Finding]:
-    """Surface-water permits ≥ 50万 m³/yr and groundwater permits ≥ 5万 m³/yr need an online-capable meter."""
+    """Surface-water permits ≥ 50万 m³/yr and groundwater permits ≥ 5万 m³/yr need online-capable
+    metering: an intake with no meter is a finding, and so is each of its meters that cannot report."""
     findings = []
     for intake in intakes:
         limit = (
@@ -285,27 +286,28 @@ def online_monitoring_missing(
         )
         if permit.annual_volume_m3 < limit:
             continue
-        meter = active_meters.get(intake.code)
-        if meter is not None and meter.online_capable:
-            continue
-        what = "未安装计量设施" if meter is None else f"计量设施{meter.meter_id}不能在线监测"
         water = "地下水" if intake.source_type.is_groundwater else "地表水"
-        findings.append(
-            Finding(
-                "online_monitoring_missing",
-                ProblemType.METERING,
-                Severity.ALERT,
-                intake.code,
-                as_of,
-                f"许可水量{wan(permit.annual_volume_m3)}万m³（{water}应不低于{wan(limit)}万m³即实现在线监测），{what}",
-                {
-                    "permitted_m3": str(permit.annual_volume_m3),
-                    "required_from_m3": str(limit),
-                    "meter_id": meter.meter_id if meter else "",
-                    "online_capable": bool(meter and meter.online_capable),
-                },
-                permit.permit_no,
-                meter.meter_id if meter else None,
+        meters: Sequence[Meter | None] = active_meters.get(intake.code) or [None]
+        for meter in meters:
+            if meter is not None and meter.online_capable:
+                continue
+            what = "未安装计量设施" if meter is None else f"计量设施{meter.meter_id}不能在线监测"
+            findings.append(
+                Finding(
+                    "online_monitoring_missing",
+                    ProblemType.METERING,
+                    Severity.ALERT,
+                    intake.code,
+                    as_of,
+                    f"许可水量{wan(permit.annual_volume_m3)}万m³（{water}应不低于{wan(limit)}万m³即实现在线监测），{what}",
+                    {
+                        "permitted_m3": str(permit.annual_volume_m3),
+                        "required_from_m3": str(limit),
+                        "meter_id": meter.meter_id if meter else "",
+                        "online_capable": bool(meter and meter.online_capable),
+                    },
+                    permit.permit_no,
+                    meter.meter_id if meter else None,
+                )
             )
-        )
     return findings

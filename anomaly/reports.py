@@ -135,7 +135,7 @@ def summary_rows(
     rows = []
     for n, intake in enumerate(snapshot.intakes, start=1):
         permit = snapshot.permits.get(intake.permit_no) if intake.permit_no else None
-        meter = snapshot.active_meters.get(intake.code)
+        meter = bool(snapshot.active_meters.get(intake.code))
         place = intake.county + (intake.township or "")
         rows.append(
             [

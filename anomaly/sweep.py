@@ -47,7 +47,7 @@ class Snapshot:
     now: datetime
     permits: dict[str, Permit]
     intakes: list[Intake]
-    active_meters: dict[str, Meter]  # intake code -> its active meter
+    active_meters: dict[str, list[Meter]]  # intake code -> its active meters (one per pump or outlet)
     last_calibrated: dict[str, date]  # meter id -> last calibration
     last_seen: dict[str, datetime]  # meter id -> last reading received
     ytd_m3: dict[str, Decimal]  # intake code -> volume stored for this year so far (all of it metered)
@@ -83,7 +83,7 @@ def _permit_findings(snapshot: Snapshot, th: Thresholds) -> list[Finding]:
         found += permit_rules.projected_over_permit(permit, intakes, total, projected, method, as_of, th)
         found += permit_rules.permit_expiry(permit, intakes, snapshot.since_expiry_m3, as_of, th)
         found += permit_rules.online_monitoring_missing(
-            permit, intakes, {i.code: snapshot.active_meters.get(i.code) for i in intakes}, as_of, th
+            permit, intakes, {i.code: snapshot.active_meters.get(i.code, []) for i in intakes}, as_of, th
         )
     for intake in snapshot.intakes:
         found += permit_rules.unpermitted(intake, _ytd(snapshot, intake.code), date(as_of.year, 1, 1), as_of)
@@ -101,26 +101,32 @@ def sum_years(per_intake: Sequence[Sequence[Mapping[date, Decimal]]]) -> list[di
 
 def _meter_findings(snapshot: Snapshot, periods: CalibrationPeriods, th: Thresholds) -> list[Finding]:
     found: list[Finding] = []
-    as_of = snapshot.as_of
     for intake in snapshot.intakes:
-        meter = snapshot.active_meters.get(intake.code)
-        if meter is None or intake.status is ConstructionStatus.DECOMMISSIONED:
-            continue
-        found += meter_rules.calibration_overdue(
-            meter, next_due(meter, snapshot.last_calibrated.get(meter.meter_id), periods), as_of
-        )
-        if meter.online_capable:
-            found += meter_rules.offline_too_long(
-                meter, snapshot.last_seen.get(meter.meter_id), snapshot.now, th
-            )
-        found += meter_rules.totalizer_resets(meter, snapshot.resets.get(meter.meter_id, []), as_of)
-        days = snapshot.recent_days.get(meter.meter_id, [])
-        found += meter_rules.stuck_totalizer(meter, days, as_of, th)
-        found += meter_rules.over_design_capacity(intake, meter, days, as_of)
-        found += meter_rules.flow_mismatch(meter, days, as_of, th)
-        if meter.meter_id in snapshot.clock_ahead:
-            found += meter_rules.clock_skew(meter, snapshot.clock_ahead[meter.meter_id], as_of, th)
-        found += meter_rules.meter_alarms(meter, snapshot.alarms.get(meter.meter_id, []), as_of)
+        if intake.status is not ConstructionStatus.DECOMMISSIONED:
+            for meter in snapshot.active_meters.get(intake.code, []):
+                found += _one_meter(snapshot, intake, meter, periods, th)
+    return found
+
+
+def _one_meter(
+    snapshot: Snapshot, intake: Intake, meter: Meter, periods: CalibrationPeriods, th: Thresholds
+) -> list[Finding]:
+    """The meter rules on one active meter: status, calibration and findings stay per meter."""
+    found: list[Finding] = []
+    as_of = snapshot.as_of
+    found += meter_rules.calibration_overdue(
+        meter, next_due(meter, snapshot.last_calibrated.get(meter.meter_id), periods), as_of
+    )
+    if meter.online_capable:
+        found += meter_rules.offline_too_long(meter, snapshot.last_seen.get(meter.meter_id), snapshot.now, th)
+    found += meter_rules.totalizer_resets(meter, snapshot.resets.get(meter.meter_id, []), as_of)
+    days = snapshot.recent_days.get(meter.meter_id, [])
+    found += meter_rules.stuck_totalizer(meter, days, as_of, th)
+    found += meter_rules.over_design_capacity(intake, meter, days, as_of)
+    found += meter_rules.flow_mismatch(meter, days, as_of, th)
+    if meter.meter_id in snapshot.clock_ahead:
+        found += meter_rules.clock_skew(meter, snapshot.clock_ahead[meter.meter_id], as_of, th)
+    found += meter_rules.meter_alarms(meter, snapshot.alarms.get(meter.meter_id, []), as_of)
     return found
 
 

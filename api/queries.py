@@ -19,8 +19,10 @@ Conn = psycopg.Connection[Any]
 INTAKES = """
 SELECT i.code, i.name, i.owner, i.county, i.division_code, i.township, i.longitude, i.latitude,
        i.engineering_type, i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use,
-       i.permit_no, m.meter_id, count(*) OVER () AS total
-FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
+       i.permit_no, m.meter_ids[1] AS meter_id, coalesce(m.meter_ids, '{}') AS meter_ids, count(*) OVER () AS total
+FROM intakes i LEFT JOIN LATERAL (
+    SELECT array_agg(meter_id ORDER BY installed_on, meter_id) AS meter_ids FROM meters
+    WHERE intake_code = i.code AND removed_on IS NULL) m ON true
 WHERE in_scope(i.division_code, %(scope)s)
   AND (%(county)s::text IS NULL OR i.county = %(county)s)
   AND (%(status)s::text IS NULL OR i.status = %(status)s)
@@ -31,9 +33,18 @@ ONE_INTAKE = "SELECT code FROM intakes i WHERE code = %(code)s AND in_scope(i.di
 ONE_INTAKE_FULL = """
 SELECT i.code, i.name, i.owner, i.county, i.division_code, i.township, i.longitude, i.latitude,
        i.engineering_type, i.design_daily_capacity_m3, i.status, i.source_type, i.source_name, i.water_use,
-       i.permit_no, m.meter_id
-FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
+       i.permit_no, m.meter_ids[1] AS meter_id, coalesce(m.meter_ids, '{}') AS meter_ids
+FROM intakes i LEFT JOIN LATERAL (
+    SELECT array_agg(meter_id ORDER BY installed_on, meter_id) AS meter_ids FROM meters
+    WHERE intake_code = i.code AND removed_on IS NULL) m ON true
 WHERE i.code = %(code)s AND in_scope(i.division_code, %(scope)s)"""
+# An intake's days: its meters' volumes as reports count them (daily_volumes.reported_m3), added up.
+INTAKE_DAYS = """
+SELECT d.day, sum(d.reported_m3) AS volume_m3, count(*) AS meters, bool_and(d.known) AS known,
+       array_agg(d.meter_id ORDER BY d.meter_id) AS meter_ids
+FROM daily_volumes d JOIN meters m ON m.meter_id = d.meter_id
+WHERE m.intake_code = %(code)s AND d.day BETWEEN %(from)s AND %(to)s
+GROUP BY d.day ORDER BY d.day"""
 # The intake codes a scope holds, for answers built in Python from whole-registry computations.
 INTAKES_IN_SCOPE = "SELECT code FROM intakes i WHERE in_scope(i.division_code, %(scope)s)"
 
@@ -172,13 +183,19 @@ WITH ytd AS (
     FROM yearly_volumes v JOIN meters m ON m.meter_id = v.meter_id
     WHERE v.year = %(year)s
     GROUP BY 1)
-SELECT i.code, i.name, i.county, i.longitude, i.latitude, i.status, i.permit_no, m.meter_id,
-       CASE WHEN m.meter_id IS NULL THEN 'no_meter' ELSE coalesce(s.status, 'never_reported') END,
+SELECT i.code, i.name, i.county, i.longitude, i.latitude, i.status, i.permit_no, s.meter_id,
+       CASE WHEN s.meter_id IS NULL THEN 'no_meter' ELSE coalesce(s.status, 'never_reported') END,
        to_json(s.status_since) #>> '{}', to_json(s.last_reading_ts) #>> '{}', s.last_total_m3::text,
-       coalesce(y.m3, 0)::text, y.m3::float8, p.annual_volume_m3::float8
+       coalesce(y.m3, 0)::text, y.m3::float8, p.annual_volume_m3::float8, coalesce(s.meters, 0)
 FROM intakes i
-LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
-LEFT JOIN meter_state s ON s.meter_id = m.meter_id
+-- an intake with several meters (one per pump) shows the one most in need of attention, and how many
+LEFT JOIN LATERAL (
+    SELECT m.meter_id, st.status, st.status_since, st.last_reading_ts, st.last_total_m3, count(*) OVER () AS meters
+    FROM meters m LEFT JOIN meter_state st ON st.meter_id = m.meter_id
+    WHERE m.intake_code = i.code AND m.removed_on IS NULL
+    ORDER BY CASE coalesce(st.status, 'never_reported') WHEN 'offline' THEN 0 WHEN 'never_reported' THEN 1 ELSE 2 END,
+             m.installed_on, m.meter_id
+    LIMIT 1) s ON true
 LEFT JOIN ytd y ON y.intake_code = i.code
 LEFT JOIN permits p ON p.permit_no = i.permit_no
 WHERE in_scope(i.division_code, %(scope)s) AND (%(county)s::text IS NULL OR i.county = %(county)s)"""

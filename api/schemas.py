@@ -38,7 +38,10 @@ class IntakeOut(BaseModel):
     source_name: str | None
     water_use: str
     permit_no: str | None
-    meter_id: str | None = Field(description="the intake's active meter, if any")
+    meter_id: str | None = Field(description="the intake's first active meter (by installation), if any")
+    meter_ids: list[str] = Field(
+        default_factory=list, description="all its active meters (one per pump or outlet), earliest first"
+    )
 
 
 class PermitOut(BaseModel):
@@ -155,6 +158,14 @@ class BucketOut(BaseModel):
     last_total_m3: Decimal
     mean_flow_m3h: float | None
     max_flow_m3h: float | None
+
+
+class IntakeDayOut(BaseModel):
+    day: date
+    volume_m3: Decimal = Field(description="its meters' volumes as reports count them, added up")
+    meters: int = Field(description="meters with a volume that day")
+    known: bool = Field(description="every one of those volumes is known (measured, or corrected)")
+    meter_ids: list[str]
 
 
 class DailyVolumeOut(BaseModel):

@@ -124,8 +124,15 @@ def _rtu_taken(conn: q.Conn, parsed: Parsed, closing: set[str]) -> list[Problem]
 
 
 def _replacements(conn: q.Conn, parsed: Parsed) -> tuple[list[tuple[Meter, Meter]], list[Problem]]:
-    """Registered active meters that an incoming active meter on the same intake replaces."""
-    incoming = {m.intake_code: (src, row, m) for src, row, m in parsed.meters.values() if m.is_active}
+    """Registered active meters that the file's active meters on the same intake replace: a file that
+    brings an intake's active meters lists all of them (one per pump or outlet), so a registered one
+    it leaves out was swapped; the earliest installed of the file's takes its place."""
+    incoming: dict[str, tuple[str, int, Meter]] = {}
+    for src, row, m in parsed.meters.values():
+        if m.is_active and (
+            m.intake_code not in incoming or m.installed_on < incoming[m.intake_code][2].installed_on
+        ):
+            incoming[m.intake_code] = (src, row, m)
     if not incoming:
         return [], []
     replaced, problems = [], []

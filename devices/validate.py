@@ -269,7 +269,6 @@ def check_references(parsed: Parsed, known: KnownKeys) -> list[Problem]:
                     "no such permit in the file's permits or the registry",
                 )
             )
-    active: dict[str, tuple[int, str]] = {}
     reached: dict[tuple[str, int], tuple[int, str]] = {}  # an active meter's RTU address and channel
     for source, row, meter in parsed.meters.values():
         if meter.is_active and meter.rtu_address is not None and meter.rtu_channel is not None:
@@ -298,21 +297,6 @@ def check_references(parsed: Parsed, known: KnownKeys) -> list[Problem]:
                     f"meter {meter.meter_id} is on an intake that is neither in the file nor registered",
                 )
             )
-        elif meter.is_active:
-            if meter.intake_code in active:
-                other_row, other = active[meter.intake_code]
-                problems.append(
-                    Problem(
-                        source,
-                        row,
-                        "拆除日期",
-                        None,
-                        f"intake {meter.intake_code} already has active meter {other} "
-                        f"(row {other_row}); an intake has one active meter: give one a 拆除日期",
-                    )
-                )
-            else:
-                active[meter.intake_code] = (row, meter.meter_id)
     for source, row, calibration in parsed.calibrations.values():
         if calibration.meter_id not in meters:
             problems.append(

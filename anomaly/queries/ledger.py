@@ -31,14 +31,15 @@ INSERT INTO findings (rule, problem, severity, intake_code, permit_no, meter_id,
 SELECT r, p, s, i, pn, m, d, e, day, day, sub, div
 FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::jsonb[],
             %b::date[], %b::text[], %b::text[]) AS u(r, p, s, i, pn, m, d, e, day, sub, div)
-RETURNING id, coalesce(intake_code, subject), rule"""
+RETURNING id, coalesce(intake_code, subject), rule, coalesce(meter_id, '')"""
 INSERT_EVENTS = """
 INSERT INTO finding_events (finding_id, at, actor, action, details)
 SELECT id, %s, %s, %s, details FROM unnest(%b::bigint[], %b::jsonb[]) AS u(id, details)"""
 # The sweep's findings: per intake, or per permit for its own rules; other findings about no intake
 # (应登未登, a campaign check's) are not its to change.
 OPEN_FINDINGS = """
-SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed, subject, permit_no
+SELECT id, rule, intake_code, state, severity, description, evidence, last_confirmed, subject, permit_no,
+       meter_id
 FROM findings WHERE state <> 'closed' AND (intake_code IS NOT NULL OR rule = ANY(%s))"""
 UPDATE_FINDING = """
 UPDATE findings SET severity = %s, description = %s, evidence = %s, last_confirmed = %s,
@@ -97,7 +98,7 @@ INSERT INTO findings AS f (rule, problem, severity, intake_code, division_code, 
                            evidence, first_detected, last_confirmed)
 VALUES (%(rule)s, %(problem)s, %(severity)s, %(intake_code)s, %(division_code)s, %(subject)s, %(permit_no)s,
         %(description)s, %(evidence)s, %(day)s, %(day)s)
-ON CONFLICT (intake_code, rule) WHERE state <> 'closed' DO UPDATE
+ON CONFLICT (intake_code, rule, (coalesce(meter_id, ''))) WHERE state <> 'closed' DO UPDATE
     SET description = excluded.description, evidence = excluded.evidence, last_confirmed = excluded.last_confirmed
     WHERE (f.description, f.evidence) IS DISTINCT FROM (excluded.description, excluded.evidence)
 RETURNING id, (xmax = 0) AS created"""
@@ -113,12 +114,12 @@ RETURNING id, (xmax = 0) AS created"""
 HISTORY = "SELECT at, actor, action, details FROM finding_events WHERE finding_id = %s ORDER BY at, id"
 
 
-def load_open(conn: Conn, rules: Sequence[str]) -> dict[tuple[str, str], OpenFinding]:
+def load_open(conn: Conn, rules: Sequence[str]) -> dict[tuple[str, str, str], OpenFinding]:
     """The open findings a sweep of ``rules`` may change."""
     rows = conn.execute(OPEN_FINDINGS, (list(rules),)).fetchall()
     found = [
-        OpenFinding(i, rule, intake, State(state), sev, desc, ev, confirmed, subject, permit_no)
-        for i, rule, intake, state, sev, desc, ev, confirmed, subject, permit_no in rows
+        OpenFinding(i, rule, intake, State(state), sev, desc, ev, confirmed, subject, permit_no, meter)
+        for i, rule, intake, state, sev, desc, ev, confirmed, subject, permit_no, meter in rows
     ]
     return {f.key: f for f in found}
 
@@ -154,7 +155,7 @@ def apply_sweep(conn: Conn, plan: SweepPlan, now: datetime) -> dict[str, int]:
     with conn.transaction(), conn.cursor() as cur:
         if plan.create:  # set-based: a county's first sweep may open tens of thousands of findings
             columns = [list(c) for c in zip(*(_finding_row(f) for f in plan.create), strict=True)]
-            ids = {(i, r): n for n, i, r in cur.execute(INSERT_FINDINGS, columns).fetchall()}
+            ids = {(i, r, m): n for n, i, r, m in cur.execute(INSERT_FINDINGS, columns).fetchall()}
             cur.execute(
                 INSERT_EVENTS,
                 (

@@ -169,10 +169,7 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         now=now,
         permits=permits,
         intakes=intakes,
-        # the intake's meter in service (on a swap day both are: the one installed later)
-        active_meters={
-            m.intake_code: m for m in sorted(meters, key=lambda m: m.installed_on) if m.in_service_on(as_of)
-        },
+        active_meters=_in_service(meters, as_of),
         last_calibrated=dict(conn.execute(dq.LAST_CALIBRATIONS).fetchall()),
         last_seen=dict(conn.execute(LAST_SEEN).fetchall()),
         ytd_m3=dict(ytd_m3),
@@ -185,6 +182,21 @@ def load_snapshot(conn: Conn, as_of: date, now: datetime, zone: str, recent_days
         clock_ahead=clock_ahead,
         alarms=dict(alarms),
     )
+
+
+def _in_service(meters: list[Meter], as_of: date) -> dict[str, list[Meter]]:
+    """Each intake's meters in service on ``as_of`` (one per pump or outlet). On a swap day the meter
+    being replaced is still in service too: a removed meter counts only while no meter installed
+    later on the same intake is, so a swap is not taken for a second pump."""
+    by_intake: dict[str, list[Meter]] = defaultdict(list)
+    for meter in sorted(meters, key=lambda m: (m.installed_on, m.meter_id)):
+        if meter.in_service_on(as_of):
+            by_intake[meter.intake_code].append(meter)
+    for code, found in by_intake.items():
+        active = [m for m in found if m.removed_on is None]
+        if active and len(active) < len(found):  # a swap on this day: the replacing meters stand
+            by_intake[code] = active
+    return dict(by_intake)
 
 
 def run_sweep(

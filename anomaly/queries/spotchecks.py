@@ -44,7 +44,10 @@ SELECT i.code, i.name, i.owner, i.division_code, m.meter_id, m.serial,
                  WHERE (f.intake_code = i.code OR f.evidence -> 'intakes' ? i.code)
                    AND f.state = 'closed' AND f.closed_by <> 'system'
                    AND f.closed_on >= %(since)s), '{}')
-FROM intakes i LEFT JOIN meters m ON m.intake_code = i.code AND m.removed_on IS NULL
+FROM intakes i
+LEFT JOIN LATERAL (  -- an intake with several meters: the first installed stands for it here
+    SELECT meter_id, serial FROM meters WHERE intake_code = i.code AND removed_on IS NULL
+    ORDER BY installed_on, meter_id LIMIT 1) m ON true
 WHERE i.code = ANY(%(codes)s)"""
 INSERT_CHECK = """
 INSERT INTO spot_checks (owner_division, division_code, title, seed, share, sample_size, population, drawn_by,

@@ -181,6 +181,7 @@ def _feature(row: tuple[Any, ...], drawn: dict[str, float]) -> dict[str, Any]:
             "last_total_m3": row[11],
             "ytd_m3": row[12],
             "permit_used_share": round(drawn.get(row[6], 0.0) / allowed, 4) if allowed else None,
+            "meters": row[15],  # its active meters; meter_id and status are the one most in need
         },
     }
 

@@ -124,7 +124,7 @@ def update_meter(caller: Operator, db: Db, meter_id: str, body: MeterPatch) -> M
         with db.transaction():
             db.execute(dq.SET_ACTOR, (caller.name,))
             db.execute(queries.UPDATE_METER, (*dq.row_from_record(meter)[1:], meter.meter_id))
-    except psycopg.errors.UniqueViolation as exc:  # put back in service beside another active meter
+    except psycopg.errors.UniqueViolation as exc:  # put back on an RTU channel another active meter holds
         raise Conflict(_unique_message(exc, meter)) from None
     return MeterOut(**meter_or_404(db, caller, meter_id))
 
@@ -337,11 +337,6 @@ def _checked(make: Any) -> Meter:
 
 
 def _unique_message(exc: psycopg.errors.UniqueViolation, meter: Meter) -> str:
-    if exc.diag.constraint_name == "meters_one_active_per_intake":
-        return (
-            f"intake {meter.intake_code} already has an active meter; set its removed_on first "
-            "(a replacement keeps the old meter's history)"
-        )
     if exc.diag.constraint_name == "meters_rtu_in_service":
         return (
             f"channel {meter.rtu_channel} of RTU {meter.rtu_address} is already another active meter's; "

@@ -4,7 +4,7 @@ workbook) by admins. The meters themselves are in api/routers/meters.py."""
 from __future__ import annotations
 
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -19,11 +19,12 @@ from api.errors import BadRequest, NotFound, Unprocessable
 from api.found import intake_or_404
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
-from api.params import Filter, year_begun
+from api.params import EARLIEST, LATEST, Filter, IsoDate, year_begun
 from api.problems import responses
 from api.schemas import (
     CalibrationDueOut,
     ImportResult,
+    IntakeDayOut,
     IntakeOut,
     PermitOut,
     RegistryChangeOut,
@@ -90,6 +91,30 @@ def get_intake(caller: Auditor, db: Db, code: str) -> IntakeOut:
     if not row:
         raise NotFound(f"no intake {code}")
     return IntakeOut(**row[0])
+
+
+@router.get("/intakes/{code}/daily-volumes", response_model=list[IntakeDayOut], responses=responses(404))
+def intake_days(
+    caller: Auditor,
+    db: Db,
+    config: Config,
+    code: str,
+    start: Annotated[
+        IsoDate | None, Query(alias="from", description="first local day (default: 30 days ago)")
+    ] = None,
+    end: Annotated[IsoDate | None, Query(alias="to", description="last local day (default: today)")] = None,
+) -> list[IntakeDayOut]:
+    """Per local day: the intake's volume, the sum of its meters' (one per pump or outlet)."""
+    intake_or_404(db, caller, code)
+    last = end or datetime.now(config.zone).date()
+    first = start or last - timedelta(days=30)
+    if not EARLIEST <= first <= last <= LATEST or (last - first).days > 3660:
+        raise Unprocessable(
+            f"'from' {first} and 'to' {last}: from {EARLIEST}, 'to' not before 'from', at most 10 years",
+            errors=[{"field": "from", "message": "a range of days from 2000 to 2100, at most 10 years"}],
+        )
+    rows = queries.rows(db, queries.INTAKE_DAYS, {"code": code, "from": first, "to": last})
+    return [IntakeDayOut(**r) for r in rows]
 
 
 @router.get("/intakes/{code}/changes", response_model=Page[RegistryChangeOut], responses=responses(404))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -159,17 +160,26 @@ def test_online_monitoring_required_from_the_permit_size(
     source: SourceType, volume: int, required: bool
 ) -> None:
     found = online_monitoring_missing(
-        permit(volume), [intake("A", source)], {"A": meter("A", online=False)}, AS_OF, TH
+        permit(volume), [intake("A", source)], {"A": [meter("A", online=False)]}, AS_OF, TH
     )
     assert [f.rule for f in found] == (["online_monitoring_missing"] if required else [])
     ok = online_monitoring_missing(
-        permit(volume), [intake("A", source)], {"A": meter("A", online=True)}, AS_OF, TH
+        permit(volume), [intake("A", source)], {"A": [meter("A", online=True)]}, AS_OF, TH
     )
     assert ok == []
 
 
 def test_no_meter_at_all_counts_as_missing_online_monitoring() -> None:
     (found,) = online_monitoring_missing(
-        permit(600_000), [intake("A", SourceType.RIVER)], {"A": None}, AS_OF, TH
+        permit(600_000), [intake("A", SourceType.RIVER)], {"A": []}, AS_OF, TH
     )
     assert "未安装计量设施" in found.description and found.meter_id is None
+
+
+def test_each_meter_of_an_intake_that_cannot_report_online_is_a_finding() -> None:
+    pumps = [meter("A", online=False), replace(meter("A", online=True), meter_id="A-2"),
+             replace(meter("A", online=False), meter_id="A-3")]  # fmt: skip
+    found = online_monitoring_missing(
+        permit(600_000), [intake("A", SourceType.RIVER)], {"A": pumps}, AS_OF, TH
+    )
+    assert sorted(f.meter_id or "" for f in found) == sorted([pumps[0].meter_id, "A-3"])

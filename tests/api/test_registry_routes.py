@@ -36,8 +36,17 @@ def test_an_operator_registers_a_meter_and_changes_it(client: TestClient, tokens
     assert created.status_code == 201, created.text
     assert client.get(f"/api/v1/intakes/{code}", headers=operator).json()["meter_id"] == f"{code}-9"
 
-    second = client.post("/api/v1/meters", headers=operator, json={**body, "meter_id": f"{code}-10"})
-    assert second.status_code == 409 and "already has an active meter" in second.json()["detail"]
+    # a second pump's meter: added beside the first, both active (an intake may have several)
+    second = client.post("/api/v1/meters", headers=operator, json={**body, "meter_id": f"{code}-8"})
+    assert second.status_code == 201, second.text
+    both = client.get(f"/api/v1/intakes/{code}", headers=operator).json()
+    assert both["meter_ids"] == [f"{code}-8", f"{code}-9"]  # installed the same day: by id
+    assert (
+        client.patch(
+            f"/api/v1/meters/{code}-8", headers=operator, json={"removed_on": "2026-11-02"}
+        ).status_code
+        == 200
+    )
 
     changed = client.patch(
         f"/api/v1/meters/{code}-9", headers=operator, json={"report_interval_s": 300, "serial": "SN1"}
@@ -56,12 +65,11 @@ def test_an_operator_registers_a_meter_and_changes_it(client: TestClient, tokens
     replacement = client.post("/api/v1/meters", headers=operator, json={**body, "meter_id": f"{code}-10"})
     assert replacement.status_code == 201
     back = client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": None})
-    assert back.status_code == 409 and "already has an active meter" in back.json()["detail"]
-    client.patch(f"/api/v1/meters/{code}-10", headers=operator, json={"removed_on": "2026-11-21"})
-    assert (
-        client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": None}).status_code
-        == 200
-    )
+    assert back.status_code == 200  # back in service beside the other: two pumps
+    assert client.get(f"/api/v1/intakes/{code}", headers=operator).json()["meter_ids"] == [
+        f"{code}-10",  # installed the same day as -9: by id
+        f"{code}-9",
+    ]
 
     backwards = client.patch(f"/api/v1/meters/{code}-9", headers=operator, json={"removed_on": "2020-01-01"})
     assert backwards.status_code == 422 and "before installed on" in backwards.json()["detail"]

@@ -92,6 +92,7 @@ ROUTES: dict[tuple[str, str], tuple[Role, dict[str, Any]]] = {
     ("GET", "/api/v1/rejected"): (AUD, {}),
     ("GET", "/api/v1/alerts/subscriptions"): (AUD, {}),
     ("GET", "/api/v1/map/outlines.geojson"): (AUD, {}),
+    ("GET", "/api/v1/intakes/{code}/daily-volumes"): (AUD, {}),
     ("POST", "/api/v1/alerts/subscriptions"): (
         AUD,
         {"json": {"channel": "email", "target": "x@example.org", "kinds": ["meter_offline"]}},

@@ -297,6 +297,8 @@ def _details(world: World, owner: str) -> list[str]:
         f"/api/v1/meters/{meter}/readings?from=2026-01-01T00:00:00%2B08:00&to=2026-01-02T00:00:00%2B08:00",
         f"/api/v1/findings/{finding}",
         f"/api/v1/intakes/{intake}/changes",
+        f"/api/v1/intakes/{intake}/daily-volumes",
+        f"/api/v1/meters/{meter}/manual-readings",
         f"/api/v1/intakes/{intake}/signoffs",
         f"/api/v1/meters/{meter}/changes",
         f"/api/v1/permits/{quote(world.permit_in(owner), safe='')}/changes",
@@ -450,6 +452,7 @@ def test_every_route_is_in_the_matrix() -> None:
         POST /api/v1/manual-readings  GET /api/v1/manual-readings/template  POST /api/v1/rejected/replay
         GET /api/v1/alerts/subscriptions  POST /api/v1/alerts/subscriptions  GET /api/v1/alerts/deliveries
         DELETE /api/v1/alerts/subscriptions/{subscription_id}  GET /api/v1/map/outlines.geojson
+        GET /api/v1/intakes/{code}/daily-volumes
     """.split()  # noqa: SIM905 - a table to read, not a list to write
     covered = (
         {("GET", p) for p in LISTS}
