@@ -36,6 +36,11 @@ class NotFound(ApiProblem):
     title = "Not found"
 
 
+class Unsupported(ApiProblem):
+    status = 415
+    title = "Unsupported media type"
+
+
 class Conflict(ApiProblem):
     status = 409
     title = "Conflict"

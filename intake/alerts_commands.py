@@ -14,7 +14,7 @@ from anomaly.alerts import AlertKind, Channel, compose, dingtalk_url, masked, ro
 from anomaly.queries import alerts as qa
 from infra.database import connect
 from infra.notify import NotifySettings, post_json, send_email
-from intake.args import positive
+from intake.args import moment, positive
 from intake.output import emit, say
 from intake.settings import load_settings
 
@@ -51,16 +51,6 @@ def _share(text: str) -> Decimal:
     if not 0 < value <= 10:
         raise argparse.ArgumentTypeError(f"{text}: a share is above 0 and at most 10")
     return value
-
-
-def _moment(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time (2026-05-01T08:00+08:00)") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset: add +08:00 or Z")
-    return moment
 
 
 def _target_ok(channel: Channel, target: str) -> str | None:
@@ -213,7 +203,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "and a send failed.",
     )
     run.add_argument("--once", action="store_true", help="one run, then exit")
-    run.add_argument("--now", type=_moment, help="run once as of this time (with offset), for trials")
+    run.add_argument("--now", type=moment, help="run once as of this time (with offset), for trials")
     run.set_defaults(handler=cmd_run)
     dels = actions.add_parser(
         "deliveries", help="every delivery: when, how many items, state, attempts, error"

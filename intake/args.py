@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, datetime
 
 from anomaly.progress import parse_month
 from devices.divisions import check_division_code
@@ -49,3 +49,14 @@ def metres(text: str) -> float:
     if not 0 <= value <= 100_000:
         raise argparse.ArgumentTypeError(f"{text!r}: a distance from 0 to 100000 m")
     return value
+
+
+def moment(text: str) -> datetime:
+    """A time with its UTC offset (2026-05-01T08:00+08:00)."""
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time (2026-05-01T08:00+08:00)") from None
+    if found.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset: add +08:00 or Z")
+    return found

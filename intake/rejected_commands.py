@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from infra.database import connect
 from ingest.message import Limits
 from ingest.replay import replay
 from ingest.settings import CollectorSettings
+from intake.args import moment
 from intake.settings import load_settings
-
-
-def _since(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a time (2026-05-01T08:00+08:00)") from None
-    if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{text!r} has no UTC offset: add +08:00 or Z")
-    return moment
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -64,6 +55,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     rep.add_argument("--reason", help="only rows refused for this reason code (e.g. unknown_meter)")
     rep.add_argument("--meter", help="only this meter's messages")
     rep.add_argument(
-        "--since", type=_since, help="only messages received at or after this time (with offset)"
+        "--since", type=moment, help="only messages received at or after this time (with offset)"
     )
     rep.set_defaults(handler=cmd_replay)

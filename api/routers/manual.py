@@ -19,10 +19,9 @@ from api.found import meter_or_404
 from api.limits import limited
 from api.paging import Page, Paging, page_of
 from api.problems import responses
-from api.routers.references import SUFFIX, UploadBody
-from api.routers.registry import XLSX, Unsupported
 from api.schemas_campaign import ManualBatchOut, ManualReadingIn, ManualReadingOut, ManualRowOut
 from api.strict import strict_request
+from api.uploads import UploadBody, table_upload
 from devices.errors import DeviceError
 from devices.manual import TEMPLATE_HEADERS, BatchRefused, Channel, ManualEntry, read_rows, read_time
 from devices.workbook import read_list
@@ -139,13 +138,8 @@ async def upload_manual(
     """A batch of manual readings as the request body (.xlsx or CSV; headers 计量设施编号, 抄表时间,
     表底数(m³), and 抄表人, 照片编号 if given; GET /manual-readings/template). Every good row is stored,
     every bad one comes back with its row number and why."""
-    media = request.headers.get("content-type", "").split(";")[0].strip()
-    if media not in SUFFIX:
-        raise Unsupported(f"send the readings as {XLSX} or text/csv")
-    body = await request.body()  # bounded by INTAKE_API_MAX_UPLOAD_MB (api/limits.py)
-    if not body:
-        raise BadRequest("the request body is empty: send the readings")
-    return await run_in_threadpool(_upload, db, config, caller, body, SUFFIX[media], read_by)
+    body, suffix = await table_upload(request, "readings")
+    return await run_in_threadpool(_upload, db, config, caller, body, suffix, read_by)
 
 
 def _upload(

@@ -20,9 +20,9 @@ from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, page_of
 from api.problems import responses
-from api.routers.registry import XLSX, Unsupported
 from api.schemas_campaign import ReferenceGap, ReferenceListOut, ReferenceReportOut
 from api.strict import strict_request
+from api.uploads import UploadBody, table_upload
 from devices import queries as dq
 from devices.errors import DeviceError
 from devices.references import ListKind, ReferenceRejected, read_entries
@@ -33,14 +33,6 @@ router = APIRouter(
     responses=responses(400, 401, 403, 413, 422),
     dependencies=[Depends(strict_request)],
 )
-CSV = "text/csv"
-SUFFIX = {XLSX: ".xlsx", CSV: ".csv"}
-UploadBody = {
-    "requestBody": {
-        "required": True,
-        "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in SUFFIX},
-    }
-}
 NearM = Annotated[
     float, Query(ge=0, le=100_000, description="an entry is registered if an intake lies this close (m)")
 ]
@@ -73,13 +65,8 @@ async def upload(
     """A reference list as the request body (.xlsx or CSV), of ``kind``: kept, checked against the
     registry of the caller's division, its gaps recorded as findings. A list with any bad row is
     refused whole (422, every row and reason)."""
-    media = request.headers.get("content-type", "").split(";")[0].strip()
-    if media not in SUFFIX:
-        raise Unsupported(f"send the list as {XLSX} or {CSV}")
-    body = await request.body()  # bounded by INTAKE_API_MAX_UPLOAD_MB (api/limits.py)
-    if not body:
-        raise BadRequest("the request body is empty: send the list")
-    return await run_in_threadpool(_upload, db, caller, kind, body, SUFFIX[media], near_m)
+    body, suffix = await table_upload(request, "list")
+    return await run_in_threadpool(_upload, db, caller, kind, body, suffix, near_m)
 
 
 def _upload(

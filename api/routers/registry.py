@@ -15,7 +15,7 @@ from anomaly import queries as aq
 from anomaly.queries import signoffs as sq
 from api import queries
 from api.deps import Admin, Auditor, Caller, Config, Db
-from api.errors import BadRequest, NotFound, Unprocessable
+from api.errors import BadRequest, NotFound, Unprocessable, Unsupported
 from api.found import intake_or_404
 from api.limits import limited
 from api.paging import Page, Paging, page_of, slice_page
@@ -33,6 +33,7 @@ from api.schemas import (
     SignOffOut,
 )
 from api.strict import strict_request
+from api.uploads import XLSX
 from devices import queries as dq
 from devices import registry
 from devices.errors import DeviceError, RegistryRejected
@@ -45,7 +46,6 @@ router = APIRouter(
     responses=responses(400, 401, 403, 413, 422),
     dependencies=[Depends(strict_request)],
 )
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ImportBody = {
     "requestBody": {"required": True, "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}
 }
@@ -260,11 +260,6 @@ def _import(db: Db, caller: Caller, body: bytes, dry_run: bool) -> ImportResult:
     if not dry_run:
         registry.apply_plan(db, plan, caller.name)
     return ImportResult(summary=plan.summary(), warnings=[*warnings, *plan.warnings])
-
-
-class Unsupported(BadRequest):
-    status = 415
-    title = "Unsupported media type"
 
 
 def _where(problem: object) -> str:

@@ -5,7 +5,7 @@ and store (ingest/replay.py, as `intake rejected replay`)."""
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -33,40 +33,35 @@ From = Annotated[IsoDateTime | None, Query(alias="from", description="received a
 To = Annotated[IsoDateTime | None, Query(alias="to", description="received before")]
 
 
-@router.get("/rejected", response_model=Page[RejectedOut])
-def rejected(
+def _filters(
     caller: Auditor,
-    db: Db,
     page: Paging,
     reason: Reason | None = None,
     source: Source | None = None,
     meter_id: Filter = None,
     start: From = None,
     end: To = None,
-) -> Page[RejectedOut]:
+) -> dict[str, Any]:
+    """The rejected rows a caller asks for (the list and the summary alike), inside their division."""
+    params = caller.scoped(reason=reason, source=source, meter=meter_id, **page.model_dump())
+    return params | {"from": start, "to": end}
+
+
+Filters = Annotated[dict[str, Any], Depends(_filters)]
+
+
+@router.get("/rejected", response_model=Page[RejectedOut])
+def rejected(db: Db, page: Paging, filters: Filters) -> Page[RejectedOut]:
     """Messages (or elements of arrays, or frames) the collector or the gateway refused, newest first,
     with the raw input and, once a replay stored it, when and what."""
-    params = caller.scoped(reason=reason, source=source, meter=meter_id, **page.model_dump())
-    params |= {"from": start, "to": end}
-    found, total = queries.paged(db, queries.REJECTED, params)
+    found, total = queries.paged(db, queries.REJECTED, filters)
     return page_of([RejectedOut(**r) for r in found], total, page)
 
 
 @router.get("/rejected/summary", response_model=Page[RejectedSummaryOut])
-def rejected_summary(
-    caller: Auditor,
-    db: Db,
-    page: Paging,
-    reason: Reason | None = None,
-    source: Source | None = None,
-    meter_id: Filter = None,
-    start: From = None,
-    end: To = None,
-) -> Page[RejectedSummaryOut]:
+def rejected_summary(db: Db, page: Paging, filters: Filters) -> Page[RejectedSummaryOut]:
     """The rejected rows per meter and reason: how many, how many wait for a replay, first and last."""
-    params = caller.scoped(reason=reason, source=source, meter=meter_id, **page.model_dump())
-    params |= {"from": start, "to": end}
-    found, total = queries.paged(db, queries.REJECTED_SUMMARY, params)
+    found, total = queries.paged(db, queries.REJECTED_SUMMARY, filters)
     return page_of([RejectedSummaryOut(**r) for r in found], total, page)
 
 

@@ -18,8 +18,8 @@ from schemathesis.checks import positive_data_acceptance
 
 from api.app import create_app
 from api.auth import Role
-from api.routers.registry import XLSX
 from api.settings import ApiSettings
+from api.uploads import XLSX
 from tests.api.conftest import api_settings
 from tests.devices.registry_files import good_rows, write_workbook
 
