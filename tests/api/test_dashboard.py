@@ -330,7 +330,6 @@ def test_the_map_draws_the_county_outlines_and_every_intake_and_a_click_opens_it
         box, x - box.size["width"] / 2, y - box.size["height"] / 2
     ).click().perform()
     WebDriverWait(browser, 10).until(lambda d: d.current_url.endswith(f"#/meter/{target['meter']}"))
-    shot(browser, "meter-zh")
     browser.get(server + "/#/map")
     browser.find_element(By.ID, "lang").click()
     WebDriverWait(browser, 10).until(
