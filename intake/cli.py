@@ -10,13 +10,14 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from anomaly.ledger import LedgerError
 from devices.errors import DeviceError
-from infra import migrations, roles
+from infra import backup, migrations, roles
 from infra.broker import BrokerUnavailable, probe
 from infra.database import connect, timescaledb_version
 from infra.errors import InfraError
@@ -78,6 +79,29 @@ def cmd_db_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    settings = load_settings(Settings)
+    started = time.monotonic()
+    done = backup.backup(settings.database_url, args.file, lambda line: print(line, flush=True))
+    print(
+        f"backup of {redact_url(settings.database_url)}: {done.path} ({done.bytes / 1e6:.1f} MB, "
+        f"SHA-256 {done.sha256}, {time.monotonic() - started:.1f} s)"
+    )
+    return 0
+
+
+def cmd_db_restore(args: argparse.Namespace) -> int:
+    settings = load_settings(Settings)
+    started = time.monotonic()
+    backup.restore(settings.database_url, args.file, lambda line: print(line, flush=True))
+    print(
+        f"restored {args.file} into {redact_url(settings.database_url)} "
+        f"({time.monotonic() - started:.1f} s); set the service roles' passwords again "
+        "(intake db password ROLE)"
+    )
+    return 0
+
+
 def cmd_db_status(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     available = migrations.discover(Path(args.dir))
@@ -133,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="check the database, schema and broker; one line each")
     status.set_defaults(handler=cmd_status)
 
-    db = commands.add_parser("db", help="database schema: migrate, status")
+    db = commands.add_parser("db", help="database: migrate, status, passwords, backup and restore")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     for name, handler, text in (
         ("migrate", cmd_db_migrate, "apply pending migrations, each in its own transaction"),
@@ -161,6 +185,27 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("role", help="collector, monitor, api or reader (or the role's full name)")
     pw.add_argument("--from-env", metavar="VAR", help="take the password from this environment variable")
     pw.set_defaults(handler=cmd_db_password)
+    dump = db_commands.add_parser(
+        "backup",
+        help="dump the whole database to a file (pg_dump, custom format)",
+        description="Readings, rollups, the registry, the ledger and the API's users, with TimescaleDB's "
+        "hypertables and catalog: pg_dump --format=custom, written beside FILE and renamed into place, "
+        "its SHA-256 printed and written to FILE.sha256. Runs beside the service (a consistent snapshot). "
+        "docs/OPERATIONS.md says how to restore and how often.",
+    )
+    dump.add_argument(
+        "file", type=Path, help="where to write the dump (e.g. /var/backups/intake-2026-12-08.dump)"
+    )
+    dump.set_defaults(handler=cmd_db_backup)
+    back = db_commands.add_parser(
+        "restore",
+        help="restore a dump into the empty database INTAKE_DATABASE_URL names",
+        description="Into an empty database only (createdb NAME first): creates the service roles when the "
+        "cluster lacks them, then TimescaleDB's timescaledb_pre_restore(), pg_restore, "
+        "timescaledb_post_restore(). The same TimescaleDB version as the dump's must be installed.",
+    )
+    back.add_argument("file", type=Path, help="a dump made by `intake db backup`")
+    back.set_defaults(handler=cmd_db_restore)
 
     stack = commands.add_parser(
         "stack", help="local PostgreSQL + TimescaleDB + Mosquitto without Docker (scripts/stack)"
