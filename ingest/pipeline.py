@@ -27,6 +27,7 @@ import psycopg
 from devices.readings import Reason, Refusal
 from infra.database import Database, DatabaseUnavailable, GaveUp
 from infra.migrations import check_current
+from infra.systemd import Heartbeat
 from ingest.directory import MeterDirectory
 from ingest.errors import SystemicError, describe
 from ingest.inbox import Inbox
@@ -86,6 +87,7 @@ class Pipeline:
             settings.zone,
         )
         self.inbox = Inbox(int(settings.collector_max_held_mb * 1024 * 1024))
+        self.heartbeat = Heartbeat()
         self.directory = MeterDirectory(self.zone, settings.collector_directory_refresh_s)
         self.db = Database(
             settings.database_url,
@@ -117,6 +119,7 @@ class Pipeline:
         self.db.run("check the schema", check_current)
         self.db.run("load the meter directory", self.directory.refresh)
         self.metrics.db_healthy.set(1)
+        self.heartbeat.ready()
 
     def run(self) -> None:
         """The write loop, until stopping and drained (raises GaveUp when the database never came back
@@ -126,6 +129,7 @@ class Pipeline:
         oldest = 0.0
         max_age = self.settings.collector_batch_age_ms / 1000
         while True:
+            self.heartbeat.beat()  # systemd's watchdog: the write loop turns
             wait = min(0.25, max(0.0, oldest + max_age - time.monotonic())) if batch else 0.25  # see stopping
             delivery = self.inbox.get(wait)
             if delivery is not None:

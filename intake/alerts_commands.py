@@ -4,6 +4,7 @@ DingTalk group robots, webhooks), once per state change, as digests, retried wit
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ from anomaly.alerts import AlertKind, Channel, compose, dingtalk_url, masked, ro
 from anomaly.queries import alerts as qa
 from infra.database import connect
 from infra.notify import NotifySettings, post_json, send_email
+from infra.systemd import Heartbeat
 from intake.args import moment, positive
 from intake.output import emit, say
 from intake.settings import load_settings
@@ -138,7 +140,11 @@ def run_once(settings: NotifySettings, now: datetime) -> dict[str, int] | None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = load_settings(NotifySettings)
     stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    heartbeat = Heartbeat()  # systemd: ready, and a WATCHDOG=1 every run (deploy/systemd/)
+    heartbeat.ready()
     while True:
+        heartbeat.beat()
         started = time.monotonic()
         counts = run_once(settings, args.now or datetime.now(UTC))
         if counts is None:

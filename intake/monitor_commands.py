@@ -16,6 +16,7 @@ from anomaly.thresholds import Thresholds
 from devices.settings import RegistrySettings
 from infra.database import DatabaseUnavailable, Watchdog, connect
 from infra.migrations import check_current
+from infra.systemd import Heartbeat
 from intake.args import day
 from intake.output import emit
 from intake.settings import load_settings
@@ -71,11 +72,14 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     with connect(settings.database_url, "intake-monitor", settings.database_bounds) as conn:
         check_current(conn)  # refuses a schema other than the code's, naming what is missing
     watchdog = Watchdog()
+    heartbeat = Heartbeat()  # systemd: ready, and a WATCHDOG=1 every round (deploy/systemd/)
+    heartbeat.ready()
     last_compliance = float("-inf")
     print(
         f"monitor: status every {args.status_every} s, compliance every {args.compliance_every} s", flush=True
     )
     while not stop.is_set():
+        heartbeat.beat()
         due = time.monotonic() - last_compliance >= args.compliance_every
         started = time.monotonic()
         try:
