@@ -15,6 +15,7 @@ import uuid
 from collections import deque
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -175,6 +176,51 @@ def test_kill_9_of_the_collector_loses_nothing(fleet: str, broker: PrivateMosqui
     assert stored_at_kill < TOTAL
     assert_exactly_once(fleet)
     assert second.returncode == 0, log.read_text()[-2000:]
+
+
+def _connected(log: Path) -> bool:
+    return "connected to broker" in log.read_text()
+
+
+@pytest.mark.slow
+def test_kill_9_of_one_of_two_shared_collectors_loses_nothing(
+    fleet: str, broker: PrivateMosquitto, tmp_path: Path
+) -> None:
+    """Two collectors share the load ($share/collectors/...); one is killed mid-stream and comes back
+    under its client id: what its session held is redelivered to it, and every reading is stored once."""
+    shared = {"INTAKE_COLLECTOR_SUBSCRIPTION": "shared", "INTAKE_COLLECTOR_GROUP": "collectors"}
+    tag = uuid.uuid4().hex[:6]
+    ids, logs = [f"collector-a-{tag}", f"collector-b-{tag}"], [tmp_path / "a.log", tmp_path / "b.log"]
+    first = collector_process(fleet, broker.url, ids[0], logs[0], shared)
+    other = collector_process(fleet, broker.url, ids[1], logs[1], shared)
+    again: subprocess.Popen[bytes] | None = None
+    try:
+        for log in logs:
+            wait_until(partial(_connected, log), what="both collectors to connect")
+        publisher = Publisher(broker.url)
+        publisher.start()
+        wait_until(lambda: count(fleet, "readings") > 20_000, timeout=120, what="20,000 readings")
+        first.kill()  # SIGKILL: no drain, no goodbye; the other keeps storing its share
+        first.wait()
+        stored_at_kill = count(fleet, "readings")
+        wait_until(
+            lambda: count(fleet, "readings") > stored_at_kill, what="the other collector to go on storing"
+        )
+        again = collector_process(fleet, broker.url, ids[0], logs[0], shared)
+        wait_until(
+            lambda: publisher.done.is_set() and count(fleet, "readings") == TOTAL,
+            timeout=240,
+            what="every reading with one collector killed and back",
+        )
+    finally:
+        for process in (first, other, again):
+            if process is not None and process.poll() is None:
+                process.terminate()
+                process.wait(timeout=60)
+    assert publisher.failed == []
+    assert stored_at_kill < TOTAL
+    assert_exactly_once(fleet)
+    assert other.returncode == 0 and again is not None and again.returncode == 0, logs[0].read_text()[-2000:]
 
 
 @pytest.mark.slow
