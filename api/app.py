@@ -64,9 +64,26 @@ def create_app(settings: ApiSettings) -> FastAPI:
         )
         pool.open(wait=False)
         app.state.pool = pool
+        app.state.read_pool = pool
+        if current.api_read_database_url:  # the report routes read a replica
+            app.state.read_pool = ConnectionPool(
+                current.api_read_database_url,
+                min_size=1,
+                max_size=current.api_pool_size,
+                kwargs={
+                    "autocommit": True,
+                    "application_name": "intake-api-read",
+                    **current.database_bounds.libpq(),
+                },
+                open=False,
+                name="intake-api-read",
+            )
+            app.state.read_pool.open(wait=False)
         try:
             yield
         finally:
+            if app.state.read_pool is not pool:
+                app.state.read_pool.close()
             pool.close()
 
     app = FastAPI(

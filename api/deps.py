@@ -34,18 +34,28 @@ def _pool(request: Request) -> ConnectionPool[Conn]:
     return pool
 
 
-def _db(request: Request) -> Iterator[Conn]:
+def _connection(request: Request, pool: ConnectionPool[Conn]) -> Iterator[Conn]:
     """A pooled connection for the request; if the request's use of it outlives the database timeout
     (a silent network), the watchdog cuts it, the request fails with 503 and the pool drops it."""
     settings: ApiSettings = request.app.state.settings
     try:
         with (
-            _pool(request).connection(timeout=10) as conn,
+            pool.connection(timeout=10) as conn,
             request.app.state.watchdog.guard(conn, settings.database_timeout_s),
         ):
             yield conn
     except psycopg.OperationalError as exc:
         raise Unavailable("the database is not reachable; try again shortly") from exc
+
+
+def _db(request: Request) -> Iterator[Conn]:
+    yield from _connection(request, _pool(request))
+
+
+def _read_db(request: Request) -> Iterator[Conn]:
+    """The report routes' connection: a replica's when INTAKE_API_READ_DATABASE_URL is set."""
+    pool: ConnectionPool[Conn] = request.app.state.read_pool
+    yield from _connection(request, pool)
 
 
 def _settings(request: Request) -> ApiSettings:
@@ -54,6 +64,7 @@ def _settings(request: Request) -> ApiSettings:
 
 
 Db = Annotated[Conn, Depends(_db)]
+ReadDb = Annotated[Conn, Depends(_read_db)]  # reads only: may be a replica, and a little behind
 Config = Annotated[ApiSettings, Depends(_settings)]
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from anomaly import queries as aq
 from anomaly.queries import exports as eq
 from api import queries
-from api.deps import Auditor, Caller, Config, Db
+from api.deps import Auditor, Caller, Config, Db, ReadDb
 from api.limits import limited
 from api.paging import Page, Paging, slice_page
 from api.params import Filter, year_begun
@@ -38,7 +38,7 @@ router = APIRouter(
 
 
 @router.get("/fleet/summary", response_model=list[CountyStatus])
-def fleet_summary(caller: Auditor, db: Db) -> list[CountyStatus]:
+def fleet_summary(caller: Auditor, db: ReadDb) -> list[CountyStatus]:
     """Per county of the caller's division: active meters online, offline and never reported (as the
     status sweep judged)."""
     return [CountyStatus(**row) for row in aq.fleet_summary(db, caller.division)]
@@ -52,7 +52,7 @@ def fleet_summary(caller: Auditor, db: Db) -> list[CountyStatus]:
 )
 def annual_volumes(
     caller: Auditor,
-    db: Db,
+    db: ReadDb,
     config: Config,
     page: Paging,
     year: Annotated[
@@ -103,6 +103,7 @@ def map_geojson(
     caller: Auditor,
     request: Request,
     db: Db,
+    read: ReadDb,
     config: Config,
     county: Filter = None,
     download: Annotated[
@@ -113,7 +114,7 @@ def map_geojson(
     this year (the permit's, over all its intakes). Kept for INTAKE_API_MAP_CACHE_S seconds (the
     `Age` header says how old it is): status changes at most once a minute anyway."""
     today = datetime.now(config.zone).date()
-    if download:
+    if download:  # recorded as issued: the primary's
         return _map_file(db, caller, today, county)
     cache: dict[tuple[str | None, str | None], tuple[float, bytes]] = request.app.state.map_cache
     key = (caller.division, county)
@@ -122,7 +123,7 @@ def map_geojson(
     if cached is None or cached[0] <= now:
         with _gc_paused():
             body = orjson.dumps(
-                {"type": "FeatureCollection", "features": _features(db, caller, today, county)}
+                {"type": "FeatureCollection", "features": _features(read, caller, today, county)}
             )
         cached = (now + config.api_map_cache_s, body)
         if config.api_map_cache_s > 0:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query
 from anomaly import queries as aq
 from anomaly.queries import corrections as cq
 from api import queries
-from api.deps import Auditor, Config, Db, Operator
+from api.deps import Auditor, Config, Db, Operator, ReadDb
 from api.errors import BadRequest, Conflict, Unprocessable
 from api.found import intake_or_404, meter_or_404
 from api.limits import limited
@@ -165,7 +165,7 @@ def meter_days(
 )
 def readings(
     caller: Auditor,
-    db: Db,
+    db: ReadDb,
     config: Config,
     page: Paging,
     meter_id: str,
@@ -205,7 +205,7 @@ def readings(
 @router.get("/meters/{meter_id}/daily-volumes", response_model=list[DailyVolumeOut], responses=responses(404))
 def daily_volumes(
     caller: Auditor,
-    db: Db,
+    db: ReadDb,
     config: Config,
     meter_id: str,
     start: Annotated[

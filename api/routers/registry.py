@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from anomaly import queries as aq
 from anomaly.queries import signoffs as sq
 from api import queries
-from api.deps import Admin, Auditor, Caller, Config, Db
+from api.deps import Admin, Auditor, Caller, Config, Db, ReadDb
 from api.errors import BadRequest, NotFound, Unprocessable, Unsupported
 from api.found import intake_or_404
 from api.limits import limited
@@ -96,7 +96,7 @@ def get_intake(caller: Auditor, db: Db, code: str) -> IntakeOut:
 @router.get("/intakes/{code}/daily-volumes", response_model=list[IntakeDayOut], responses=responses(404))
 def intake_days(
     caller: Auditor,
-    db: Db,
+    db: ReadDb,
     config: Config,
     code: str,
     start: Annotated[

@@ -12,7 +12,7 @@ from anomaly.provenance import sha256
 from anomaly.queries import exports as eq
 from anomaly.reports import COMPLIANCE_STATUS
 from api import queries
-from api.deps import Auditor, Caller, Config, Db
+from api.deps import Auditor, Caller, Config, Db, ReadDb
 from api.errors import BadRequest, NotFound, Unprocessable
 from api.limits import limited
 from api.paging import Page, Paging, slice_page
@@ -43,7 +43,7 @@ AsOf = Annotated[IsoDate | None, Query(description="as of this local day (defaul
 )
 def compliance(
     caller: Auditor,
-    db: Db,
+    db: ReadDb,
     config: Config,
     page: Paging,
     year: Year = None,
