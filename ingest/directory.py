@@ -35,9 +35,10 @@ class Registered:
         return self.rtus.get(address, {})
 
 
-def load_registered(conn: Conn, zone: ZoneInfo) -> Registered:
+def load_registered(conn: Conn, zone: ZoneInfo, only: Sequence[str] | None = None) -> Registered:
+    """Every registered meter, or (``only``) those named."""
     found = Registered()
-    for row in conn.execute(q.METERS).fetchall():
+    for row in conn.execute(q.METERS, {"only": None if only is None else list(only)}).fetchall():
         meter_id, cap, interval, installed, removed, kind, dn, design, intake, address, channel = row
         info = MeterInfo(
             meter_id,
@@ -54,8 +55,8 @@ def load_registered(conn: Conn, zone: ZoneInfo) -> Registered:
     return found
 
 
-def load_meters(conn: Conn, zone: ZoneInfo) -> dict[str, MeterInfo]:
-    return load_registered(conn, zone).meters
+def load_meters(conn: Conn, zone: ZoneInfo, only: Sequence[str] | None = None) -> dict[str, MeterInfo]:
+    return load_registered(conn, zone, only).meters
 
 
 class MeterDirectory:

@@ -94,7 +94,7 @@ def store_manual(
     done = ManualResult()
     ids = sorted({e.meter_id for e in entries})
     visible = {m for (m,) in conn.execute(VISIBLE, {"meters": ids, "scope": scope})}
-    meters = load_meters(conn, zone) if visible else {}
+    meters = load_meters(conn, zone, sorted(visible)) if visible else {}  # these, not the directory
     judged: dict[str, list[tuple[ManualEntry, Reading]]] = defaultdict(list)
     for entry in entries:
         meter = meters.get(entry.meter_id) if entry.meter_id in visible else None

@@ -6,11 +6,13 @@ from ingest.volumes import NEIGHBOUR_WINDOW
 
 WINDOW = f"{NEIGHBOUR_WINDOW.days} days"
 
-# Every meter, removed ones too: readings a meter took before its removal day ended are still its own.
+# Every meter (``only`` NULL), or those named; removed ones too: readings a meter took before its
+# removal day ended are still its own.
 METERS = """
 SELECT m.meter_id, m.totalizer_capacity_m3, m.report_interval_s, m.installed_on, m.removed_on,
        m.meter_type, m.dn, i.design_daily_capacity_m3, m.intake_code, m.rtu_address, m.rtu_channel
 FROM meters m JOIN intakes i ON i.code = m.intake_code
+WHERE %(only)s::text[] IS NULL OR m.meter_id = ANY(%(only)s)
 ORDER BY m.installed_on, m.meter_id"""
 
 COPY_REJECTED = """

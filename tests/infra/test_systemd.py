@@ -71,6 +71,15 @@ def test_a_unit_systemd_would_not_read_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 1 and "does not verify" in done.stderr and "sometimes" in done.stderr
 
 
+def heard(sock: socket.socket, beats: int) -> list[str]:
+    """What a process under test told its NOTIFY_SOCKET, until ``beats`` WATCHDOG=1 (or a minute)."""
+    said: list[str] = []
+    deadline = time.monotonic() + 60
+    while said.count("WATCHDOG=1") < beats and time.monotonic() < deadline:
+        said.append(sock.recv(256).decode())
+    return said
+
+
 @pytest.mark.parametrize(
     ("command", "extra"),
     [
@@ -98,10 +107,7 @@ def test_a_long_running_process_says_ready_then_beats(
             stderr=subprocess.STDOUT,
         )
         try:
-            said: list[str] = []
-            deadline = time.monotonic() + 60
-            while said.count("WATCHDOG=1") < 2 and time.monotonic() < deadline:
-                said.append(sock.recv(256).decode())
+            said = heard(sock, beats=2)
         finally:
             process.send_signal(signal.SIGTERM)
             output = process.communicate(timeout=60)[0].decode()

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 import uuid
 from pathlib import Path
 
 from infra.sandbox import PrivateMosquitto
 from infra.testbed import register_meters
+from tests.infra.test_systemd import heard
 from tests.ingest.test_faults import collector_process
 
 
@@ -26,10 +26,7 @@ def test_the_collector_says_ready_then_beats_from_its_write_loop(
         extra = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
         process = collector_process(database_url, broker.url, f"c-{uuid.uuid4().hex[:6]}", log, extra)
         try:
-            said: list[str] = []
-            deadline = time.monotonic() + 60
-            while said.count("WATCHDOG=1") < 3 and time.monotonic() < deadline:
-                said.append(sock.recv(256).decode())
+            said = heard(sock, beats=3)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
